@@ -1,0 +1,1 @@
+"""dgtrio: a trio-native client for Deepgram's realtime WebSocket APIs."""
