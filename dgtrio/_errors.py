@@ -54,7 +54,9 @@ __all__ = [
     "SessionClosedError",
 ]
 
-_REASON_CODE = re.compile(r"\b([A-Z]+-\d{4})\b")
+# A bare code ("NET-0001") or the link the service puts in its sentences
+# ("... See https://dpgr.am/net0001").
+_REASON_CODE = re.compile(r"\b([A-Z]+-\d{4})\b|dpgr\.am/([a-z]+)-?(\d{4})\b")
 
 #: Close codes that end a session normally (1005 is "no status code", which Flux
 #: and the agent use after a graceful end).
@@ -197,8 +199,7 @@ class ConnectionClosedError(DeepgramError):
         self.code = code
         self.reason = reason
         self.request_id = request_id
-        match = _REASON_CODE.search(reason or "")
-        self.reason_code = match.group(1) if match else None
+        self.reason_code = reason_code(reason)
 
     def __str__(self) -> str:
         text = f"connection closed with code {self.code}"
@@ -345,6 +346,16 @@ class AckTimeoutError(DeepgramError, TimeoutError):
 
 class InternalError(DeepgramError):
     """Something happened that dgtrio did not expect: a bug. Please report it."""
+
+
+def reason_code(reason: str | None) -> str | None:
+    """Extract a Deepgram code such as ``NET-0001`` from a close reason, if there is one."""
+    match = _REASON_CODE.search(reason or "")
+    if match is None:
+        return None
+    if match.group(1):
+        return match.group(1)
+    return f"{match.group(2).upper()}-{match.group(3)}"
 
 
 def _str_or_none(value: object) -> str | None:

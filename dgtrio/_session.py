@@ -1,0 +1,687 @@
+"""The generic session: one nursery, two channels, a reader, a writer and timers.
+
+Every socket's session class subclasses :class:`Session` and adds only its
+messages and methods; all plumbing lives here. The rules, numbered so code
+comments can cite them:
+
+1. **The context manager owns the nursery.** :func:`open_session` opens it,
+   starts the background tasks and yields the session; nothing outlives the
+   ``async with``. The session keeps no nursery after it.
+2. **Background tasks never raise** (trio#611's advice for exactly this kind
+   of object). The reader parks an error and ends the event stream;
+   :meth:`Session.receive` re-raises it once the events buffered before it are
+   delivered. A malformed frame is a :class:`~dgtrio.MessageDecodeError` raised
+   by ``receive()`` *at its position in the stream*; the next ``receive()``
+   carries on, so nothing after it is lost.
+3. **One writer task sends every frame**, from a bounded channel, so audio and
+   control messages keep the order in which they were sent and a slow
+   connection pushes back on the producer. The protocol state is checked and
+   updated synchronously before a frame is queued, so nothing can be queued
+   after the close message (``CloseStream``, ``Close``).
+4. **Timers are idle deadlines**, not periods: a KeepAlive goes out only after
+   ``keepalive_interval`` seconds without an outgoing frame, a ping only after
+   ``ping_interval`` seconds of silence; both run under trio's clock, so tests
+   drive them with the autojump clock.
+5. **Closing.** Leaving the ``async with`` normally closes gracefully: the
+   close message is queued after everything already sent, then the session
+   reads until the server closes, all inside a shielded scope bounded by
+   ``close_timeout``. Leaving by an exception or a cancellation closes
+   promptly: a close frame, a short bounded wait, done. Errors parked and
+   never seen by the caller are raised when the block is left normally, so no
+   failure is silently dropped.
+6. **One error out, as itself.** trio wraps everything leaving a nursery in an
+   exception group. Because of rule 2 the only error in that group is the
+   caller's own (or ours, raised from this module); :func:`open_session`
+   re-raises that object unchanged, keeping its ``__cause__``,
+   ``__context__`` and traceback. Two or more real errors would be a dgtrio
+   bug and become :class:`~dgtrio.InternalError` chained to the group.
+"""
+
+from __future__ import annotations
+
+import copy
+import enum
+import logging
+import math
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager, nullcontext
+from typing import Any, ClassVar, Generic, NoReturn, TypeVar
+
+import attrs
+import trio
+
+from ._codec import Schema, UnknownMessage
+from ._common import MediaMessage
+from ._errors import (
+    ConnectionClosedError,
+    ConnectionDeadError,
+    DeepgramError,
+    InternalError,
+    MessageDecodeError,
+    SessionClosedError,
+)
+from ._events import CallbackMixin
+from ._options import SessionOptions
+from ._protocol import Ack, ProtocolState
+from ._transport import Transport, TransportClosed, open_transport
+
+__all__ = ["Session", "SessionState", "SessionStatistics", "open_session"]
+
+logger = logging.getLogger("dgtrio")
+
+EventT = TypeVar("EventT")
+SessionT = TypeVar("SessionT", bound="Session[Any]")
+
+#: Marks media in protocol checks (the frame itself is plain bytes).
+_MEDIA = MediaMessage(b"")
+_TIMED_OUT = object()
+
+
+class SessionState(enum.Enum):
+    """Where a session is in its life."""
+
+    #: Open: sending and receiving.
+    OPEN = "open"
+    #: Closing: the caller left or closed; finishing the close handshake.
+    CLOSING = "closing"
+    #: Closed: nothing more will happen.
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class SessionStatistics:
+    """A snapshot of a session's counters.
+
+    Attributes:
+        state: The session state.
+        frames_sent: Frames handed to the websocket (audio and messages).
+        audio_bytes_sent: Bytes of audio sent.
+        messages_received: Frames received from the server.
+        events_buffered: Events received but not yet taken by ``receive()``.
+        events_discarded: Events dropped because the caller had left the session.
+        send_buffer_used: Frames waiting in the send queue.
+        request_id: The server's request id, when known.
+        close_code: The websocket close code, once closed.
+    """
+
+    state: SessionState
+    frames_sent: int
+    audio_bytes_sent: int
+    messages_received: int
+    events_buffered: int
+    events_discarded: int
+    send_buffer_used: int
+    request_id: str | None
+    close_code: int | None
+
+
+class _Failure:
+    """An error standing at its position in the event stream (rule 2)."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class _Pending:
+    """A request waiting for its acknowledgement."""
+
+    __slots__ = ("done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
+    """The shared core of every dgtrio session (see the module docstring).
+
+    Do not construct sessions yourself: use ``client.<api>.<version>.connect()``.
+    A session is a :class:`trio.abc.ReceiveChannel` of events: iterate it with
+    ``async for`` or call :meth:`receive`.
+    """
+
+    #: The socket's path below the environment root.
+    path: ClassVar[str]
+    #: Which :class:`~dgtrio.DeepgramClientEnvironment` field is the root.
+    environment_field: ClassVar[str] = "production"
+    #: The socket's message classes.
+    schema: ClassVar[Schema[Any, Any]]
+    #: The socket's protocol rules.
+    protocol_class: ClassVar[type[ProtocolState]] = ProtocolState
+    #: Default seconds of idleness before a KeepAlive message (None: none).
+    default_keepalive_interval: ClassVar[float | None] = None
+    #: Default seconds of idleness before a websocket ping (None: none).
+    default_ping_interval: ClassVar[float | None] = None
+    #: Whether only audio resets the KeepAlive timer (the agent) or any frame.
+    keepalive_counts_media_only: ClassVar[bool] = False
+
+    def __init__(self, transport: Transport, options: SessionOptions) -> None:
+        self._transport = transport
+        self._options = options
+        self._protocol = self.protocol_class()
+        self._state = SessionState.OPEN
+        self._events_send, self._events_recv = trio.open_memory_channel[Any](
+            options.receive_buffer_size
+        )
+        self._out_send, self._out_recv = trio.open_memory_channel[str | bytes](
+            options.send_buffer_size
+        )
+        self._error: BaseException | None = None
+        self._error_seen = False
+        self._reader_done = trio.Event()
+        self._writer_done = trio.Event()
+        now = trio.current_time()
+        # Idle timers (rule 4) are stamped when a frame is queued, not when it
+        # leaves: a KeepAlive queued behind a backlog must not be followed by
+        # another one before the writer reaches it.
+        self._last_activity = now
+        self._last_media = now
+        self._last_keepalive = now
+        self._last_ping = now
+        self._prompt_close = False
+        self._pending: defaultdict[str, deque[_Pending]] = defaultdict(deque)
+        self._request_locks: defaultdict[str, trio.Lock] = defaultdict(trio.Lock)
+        self._discard_events = False
+        self._frames_sent = 0
+        self._audio_bytes_sent = 0
+        self._messages_received = 0
+        self._events_discarded = 0
+        self._close_code: int | None = None
+        self._close_reason: str | None = None
+        super().__init__()
+
+    # ------------------------------------------------------------------ info
+
+    @property
+    def state(self) -> SessionState:
+        """The session's :class:`SessionState`."""
+        return self._state
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's id for this session (``dg-request-id``), when it sent one."""
+        return self._transport.request_id
+
+    @property
+    def response_headers(self) -> dict[str, str]:
+        """The server's handshake response headers (lowercase names)."""
+        return dict(self._transport.response_headers)
+
+    @property
+    def close_code(self) -> int | None:
+        """The websocket close code once the connection has closed."""
+        return self._close_code
+
+    @property
+    def close_reason(self) -> str | None:
+        """The websocket close reason once the connection has closed."""
+        return self._close_reason
+
+    def statistics(self) -> SessionStatistics:
+        """Return a :class:`SessionStatistics` snapshot."""
+        return SessionStatistics(
+            state=self._state,
+            frames_sent=self._frames_sent,
+            audio_bytes_sent=self._audio_bytes_sent,
+            messages_received=self._messages_received,
+            events_buffered=self._events_recv.statistics().current_buffer_used,
+            events_discarded=self._events_discarded,
+            send_buffer_used=self._out_send.statistics().current_buffer_used,
+            request_id=self.request_id,
+            close_code=self._close_code,
+        )
+
+    def __repr__(self) -> str:
+        parts = [type(self).__name__, self._state.name]
+        if self.request_id:
+            parts.append(f"request_id={self.request_id}")
+        parts.append(f"sent={self._frames_sent} received={self._messages_received}")
+        if self._close_code is not None:
+            parts.append(f"close_code={self._close_code}")
+        return f"<{' '.join(parts)}>"
+
+    # ------------------------------------------------------------- receiving
+
+    async def receive(self) -> EventT:
+        """Return the next event from the server.
+
+        Cancel-safe: if cancelled, no event is lost.
+
+        Raises:
+            trio.EndOfChannel: The server closed the connection normally and
+                every event has been received (this ends ``async for``).
+            MessageDecodeError: The next frame could not be decoded; the
+                stream continues after it.
+            ConnectionClosedError: The connection ended abnormally (after the
+                events received before that were delivered).
+            ServerError: The server sent a fatal error message.
+            SessionClosedError: The session was closed by this program.
+        """
+        try:
+            item = await self._events_recv.receive()
+        except trio.EndOfChannel:
+            if self._error is None:
+                raise
+            self._error_seen = True
+            _reraise(self._error)
+        except trio.ClosedResourceError:
+            raise SessionClosedError("the session is closed") from None
+        if item.__class__ is _Failure:
+            self._error_seen = True
+            _reraise(item.error)
+        return item  # type: ignore[no-any-return]
+
+    async def _reader(self) -> None:
+        with self._events_send:  # sync close: cannot mask errors (trio#1559)
+            try:
+                await self._read_loop()
+            except trio.BrokenResourceError:
+                pass  # the caller closed its end
+            except Exception as exc:
+                self._park(InternalError(f"dgtrio's reader failed: {exc!r}"), cause=exc)
+            finally:
+                self._reader_done.set()
+                self._fail_pending()
+
+    async def _read_loop(self) -> None:
+        transport = self._transport
+        schema = self.schema
+        protocol = self._protocol
+        while True:
+            try:
+                frame = await transport.receive()
+            except TransportClosed as closed:
+                self._on_transport_closed(closed)
+                return
+            self._messages_received += 1
+            if frame.__class__ is str:
+                try:
+                    event = schema.parse_server(frame)
+                except MessageDecodeError as exc:
+                    logger.debug("%r: undecodable frame: %s", self, exc)
+                    await self._deliver(_Failure(exc))
+                    continue
+            else:
+                event = self._binary_event(frame)  # type: ignore[arg-type]
+            ack = protocol.received(event)
+            if ack is not None:
+                self._resolve(ack)
+            self._observe(event)
+            await self._deliver(event)
+            fatal = protocol.fatal(event)
+            if fatal is not None:
+                self._park(fatal)
+                return
+
+    async def _deliver(self, item: Any) -> None:
+        if self._discard_events:
+            self._events_discarded += 1
+            return
+        await self._events_send.send(item)
+
+    def _binary_event(self, data: bytes) -> Any:
+        """Turn a binary frame from the server into an event (subclasses override)."""
+        return UnknownMessage(None, {}, data)
+
+    def _observe(self, event: Any) -> None:
+        """Look at each event before it is delivered (subclasses override)."""
+
+    def _closed_error(self, code: int, reason: str | None) -> DeepgramError:
+        """The error for an abnormal close (subclasses map codes to subclasses)."""
+        return ConnectionClosedError(code, reason, self.request_id)
+
+    def _on_transport_closed(self, closed: TransportClosed) -> None:
+        self._close_code, self._close_reason = closed.code, closed.reason
+        logger.debug("%r: connection closed (%s %s)", self, closed.code, closed.reason or "")
+        bug = self._transport.reader_error
+        if bug is not None:
+            self._park(InternalError(f"trio-websocket's reader failed: {bug!r}"), cause=bug)
+        elif self._prompt_close:
+            pass  # we were closing in a hurry; how the server answered does not matter
+        elif closed.code not in self._protocol.normal_close_codes:
+            self._park(self._closed_error(closed.code, closed.reason))
+
+    def _park(self, error: BaseException, *, cause: BaseException | None = None) -> None:
+        if cause is not None:
+            error.__cause__ = cause
+        if self._error is None:
+            self._error = error
+        else:
+            logger.debug("%r: further error after %r: %r", self, self._error, error)
+
+    # --------------------------------------------------------------- sending
+
+    async def send_media(self, data: bytes | bytearray | memoryview | MediaMessage) -> None:
+        """Send audio as one binary frame.
+
+        Empty chunks are dropped (an empty frame would make the server close
+        the stream). Waits when the send queue is full.
+
+        Raises:
+            SessionClosedError: The session or its sending side is closed.
+            ConnectionClosedError: The connection has failed.
+        """
+        if data.__class__ is not bytes:
+            data = data.data if isinstance(data, MediaMessage) else bytes(data)
+        if not data:
+            await trio.lowlevel.checkpoint()
+            return
+        if self._state is not SessionState.OPEN or self._close_code is not None:
+            self._raise_closed()
+        self._protocol.check_send(_MEDIA)
+        self._audio_bytes_sent += len(data)
+        self._last_media = trio.current_time()
+        await self._enqueue(data)  # type: ignore[arg-type]
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        """Send a frame exactly as given (an escape hatch: no checks, no encoding).
+
+        Use it for messages Deepgram added before dgtrio modelled them. Frames
+        still go through the send queue, in order.
+        """
+        if self._state is not SessionState.OPEN or self._close_code is not None:
+            self._raise_closed()
+        await self._enqueue(frame)
+
+    async def _send_message(self, message: Any) -> None:
+        """Check, encode and queue one message (rule 3)."""
+        if self._state is not SessionState.OPEN or self._close_code is not None:
+            self._raise_closed()
+        protocol = self._protocol
+        protocol.check_send(message)
+        frame = self.schema.serialize(message)
+        protocol.sent(message)
+        await self._enqueue(frame)
+        if protocol.closing:
+            self._out_send.close()  # the writer sends what is queued, then stops
+
+    async def _enqueue(self, frame: str | bytes) -> None:
+        self._last_activity = trio.current_time()
+        try:
+            await self._out_send.send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._raise_closed()
+
+    def _raise_closed(self) -> NoReturn:
+        if self._error is not None and isinstance(self._error, DeepgramError):
+            raise copy.copy(self._error)
+        if self._protocol.closing:
+            self._protocol.check_send(_MEDIA)  # raises the precise message
+        if self._close_code is not None:
+            raise SessionClosedError(f"the server closed the connection ({self._close_code})")
+        raise SessionClosedError("the session is closed")
+
+    async def _writer(self) -> None:
+        transport = self._transport
+        send_timeout = self._options.send_timeout
+        bound = math.inf if send_timeout is None else send_timeout
+        try:
+            async for frame in self._out_recv:
+                with trio.move_on_after(bound) as scope:
+                    await transport.send(frame)
+                if scope.cancelled_caught:
+                    self._park(
+                        ConnectionDeadError(
+                            f"a frame could not be sent within {bound:g} s: "
+                            "the server stopped reading",
+                            self.request_id,
+                        )
+                    )
+                    break
+                self._frames_sent += 1
+        except TransportClosed:
+            pass  # the reader sees the close and parks the right error
+        finally:
+            self._out_recv.close()
+            self._writer_done.set()
+            if self._error is not None and not self._reader_done.is_set():
+                # The connection is unusable: stop the reader too.
+                await self._abort_transport()
+
+    async def _abort_transport(self) -> None:
+        with trio.CancelScope(shield=True):
+            with trio.move_on_after(0.5):
+                await self._transport.aclose(1011, "dgtrio: connection dead")
+
+    # ------------------------------------------------------ requests and acks
+
+    async def _request(
+        self,
+        message: Any,
+        key: str,
+        *,
+        timeout: float | None,
+        exclusive: bool = False,
+    ) -> Any:
+        """Send ``message`` and wait for the event that acknowledges it.
+
+        Returns the acknowledgement's value, or ``_TIMED_OUT``.
+        """
+        lock = self._request_locks[key] if exclusive else nullcontext()
+        async with lock:
+            pending = _Pending()
+            waiters = self._pending[key]
+            waiters.append(pending)
+            try:
+                await self._send_message(message)
+                with trio.move_on_after(math.inf if timeout is None else timeout):
+                    await pending.done.wait()
+            finally:
+                if not pending.done.is_set() and pending in waiters:
+                    waiters.remove(pending)
+        if pending.error is not None:
+            raise copy.copy(pending.error)
+        return pending.value if pending.done.is_set() else _TIMED_OUT
+
+    def _resolve(self, ack: Ack) -> None:
+        waiters = self._pending.get(ack.key)
+        if not waiters:
+            return
+        pending = waiters.popleft()
+        pending.value, pending.error = ack.value, ack.error
+        pending.done.set()
+
+    def _fail_pending(self) -> None:
+        for waiters in self._pending.values():
+            while waiters:
+                pending = waiters.popleft()
+                if isinstance(self._error, DeepgramError):
+                    pending.error = self._error
+                pending.done.set()
+
+    # ---------------------------------------------------------------- timers
+
+    async def _keepalive_loop(self, interval: float) -> None:
+        message = self._protocol.keepalive_message
+        media_only = self.keepalive_counts_media_only
+        while self._state is SessionState.OPEN and not self._protocol.closing:
+            last = self._last_media if media_only else self._last_activity
+            deadline = max(last, self._last_keepalive) + interval
+            if trio.current_time() < deadline:
+                await trio.sleep_until(deadline)
+                continue
+            self._last_keepalive = trio.current_time()
+            try:
+                await self._send_message(message)
+            except DeepgramError:
+                return
+            logger.debug("%r: sent %s after %.3g s idle", self, type(message).__name__, interval)
+
+    async def _ping_loop(self, interval: float, timeout: float) -> None:
+        while self._state is SessionState.OPEN:
+            deadline = max(self._last_activity, self._last_ping) + interval
+            if trio.current_time() < deadline:
+                await trio.sleep_until(deadline)
+                continue
+            self._last_ping = trio.current_time()
+            with trio.move_on_after(timeout) as scope:
+                try:
+                    await self._transport.ping()
+                except TransportClosed:
+                    return
+            if scope.cancelled_caught and self._state is SessionState.OPEN:
+                self._park(ConnectionDeadError(f"no pong within {timeout:g} s", self.request_id))
+                await self._abort_transport()
+                return
+
+    # --------------------------------------------------------------- closing
+
+    async def aclose(self) -> None:
+        """Close the session gracefully (what leaving ``async with`` does).
+
+        Sends the close message if it was not sent, waits for the server to
+        finish and close (bounded by ``close_timeout``), then closes the
+        connection. Events arriving meanwhile are discarded. Idempotent; always
+        closes, even when cancelled.
+        """
+        await self._close(graceful=True)
+
+    async def _close(self, *, graceful: bool) -> None:
+        if self._state is SessionState.CLOSED:
+            await trio.lowlevel.checkpoint()
+            return
+        self._discard_events = True
+        if not graceful:
+            self._prompt_close = True
+        timeout = self._options.close_timeout
+        if not graceful:
+            # Prompt: send a close frame, wait briefly for the reply. Under an
+            # outer cancellation trio-websocket's reader is cancelled too and no
+            # reply can be read, so do not wait for one at all.
+            cancelled = trio.current_effective_deadline() == -math.inf
+            timeout = min(timeout, 0.05 if cancelled else 1.0)
+        with trio.move_on_after(timeout, shield=True) as scope:
+            if self._state is SessionState.OPEN:
+                if graceful:
+                    await self._begin_graceful_close()
+                self._state = SessionState.CLOSING
+                self._out_send.close()
+            if graceful:
+                await self._writer_done.wait()
+                await self._reader_done.wait()
+            await self._transport.aclose(1000, None)
+        if scope.cancelled_caught:
+            logger.debug("%r: close did not finish within %g s", self, timeout)
+        with trio.CancelScope(shield=True):
+            await self._transport.aclose_stream()
+        self._state = SessionState.CLOSED
+        self._events_recv.close()
+
+    async def _begin_graceful_close(self) -> None:
+        """Send the close message unless it was sent or cannot be sent."""
+        message = self._protocol.close_message
+        if message is None or self._protocol.closing or self._reader_done.is_set():
+            return
+        try:
+            await self._send_message(message)
+        except DeepgramError:
+            pass  # already dead or closing: nothing to be graceful about
+
+    async def _after_open(self) -> None:
+        """Run once the connection is open, before the caller gets the session.
+
+        Subclasses wait here for a server hello (Flux ``Connected``, the agent's
+        ``Welcome``) or perform a setup exchange.
+        """
+
+    def _start(self, nursery: trio.Nursery) -> None:
+        nursery.start_soon(self._reader, name=f"{type(self).__name__} reader")
+        nursery.start_soon(self._writer, name=f"{type(self).__name__} writer")
+        options = self._options
+        if options.keepalive_interval is not None and self._protocol.keepalive_message is not None:
+            nursery.start_soon(self._keepalive_loop, options.keepalive_interval)
+        if options.ping_interval is not None:
+            nursery.start_soon(self._ping_loop, options.ping_interval, options.ping_timeout)
+
+
+def _reraise(error: BaseException) -> NoReturn:
+    """Raise ``error`` without letting Python replace its ``__context__``."""
+    context = error.__context__
+    try:
+        raise error
+    finally:
+        error.__context__ = context
+        del error, context
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            found.extend(_leaves(exc))
+        else:
+            found.append(exc)
+    return found
+
+
+def _raise_single(
+    group: BaseExceptionGroup[BaseException], body: BaseException | None
+) -> NoReturn:
+    """Rule 6: re-raise the one real error of ``group`` as itself."""
+    leaves = _leaves(group)
+    for leaf in leaves:
+        if isinstance(leaf, (KeyboardInterrupt, SystemExit)):
+            _reraise(leaf)
+    real = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
+    if len(real) == 1:
+        _reraise(real[0])
+    if not real:
+        _reraise(body if body in leaves else leaves[0])
+    raise InternalError(
+        "dgtrio: several errors at once in a session; please report this"
+    ) from group
+
+
+@asynccontextmanager
+async def open_session(
+    session_class: type[SessionT],
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    options: SessionOptions,
+) -> AsyncIterator[SessionT]:
+    """Open a session of ``session_class`` on ``url`` (rules 1, 5 and 6).
+
+    Raises:
+        ConnectError: The connection could not be opened.
+        HandshakeError: The server refused the upgrade.
+    """
+    body: BaseException | None = None
+    try:
+        async with trio.open_nursery() as nursery:
+            transport = await open_transport(
+                nursery,
+                url,
+                headers,
+                ssl_context=options.ssl_context,
+                connect_timeout=options.connect_timeout,
+                max_message_size=options.max_message_size,
+            )
+            session = session_class(transport, options)
+            session._start(nursery)
+            try:
+                await session._after_open()
+            except BaseException as exc:
+                body = exc
+                await session._close(graceful=False)
+                raise
+            logger.debug("%r: open", session)
+            try:
+                yield session
+            except BaseException as exc:
+                body = exc
+                await session._close(graceful=False)
+                raise
+            else:
+                await session._close(graceful=True)
+                if session._error is not None and not session._error_seen:
+                    body = session._error
+                    session._error_seen = True
+                    _reraise(session._error)
+            finally:
+                nursery.cancel_scope.cancel(reason="dgtrio session closed")
+    except BaseExceptionGroup as group:
+        _raise_single(group, body)
