@@ -1,0 +1,1 @@
+"""Flux conversational transcription, ``/v2/listen`` (public facade to come)."""

@@ -1,0 +1,1 @@
+"""Deepgram text-to-speech sockets (public facade to come)."""

@@ -1,0 +1,1 @@
+"""Streaming text-to-speech, ``/v1/speak`` (public facade to come)."""
