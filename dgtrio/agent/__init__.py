@@ -1,0 +1,1 @@
+"""Deepgram's voice agent socket (public facade to come)."""
