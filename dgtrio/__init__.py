@@ -10,6 +10,8 @@ Errors are in one small tree rooted at :class:`DeepgramError`; test servers
 are in :mod:`dgtrio.testing`.
 """
 
+import contextlib
+
 from ._client import AsyncDeepgramClient, DeepgramClient, DeepgramClientEnvironment, __version__
 from ._codec import UnknownMessage
 from ._common import AudioChunk, MediaMessage
@@ -68,10 +70,8 @@ def _fixup_module_metadata() -> None:
     for name in __all__:
         obj = globals()[name]
         if getattr(obj, "__module__", "").startswith("dgtrio._"):
-            try:
+            with contextlib.suppress(AttributeError, TypeError):
                 obj.__module__ = "dgtrio"
-            except (AttributeError, TypeError):  # pragma: no cover
-                pass
 
 
 _fixup_module_metadata()

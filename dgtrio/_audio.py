@@ -65,11 +65,8 @@ def _alaw_decode_sample(byte: int) -> int:
     sign = byte & 0x80
     exponent = (byte >> 4) & 0x07
     mantissa = byte & 0x0F
-    if exponent == 0:
-        magnitude = (mantissa << 4) + 8
-    else:
-        magnitude = ((mantissa << 4) + 0x108) << (exponent - 1)
-    return magnitude if sign else -magnitude
+    step = (mantissa << 4) + 8 if exponent == 0 else ((mantissa << 4) + 0x108) << (exponent - 1)
+    return step if sign else -step
 
 
 def _mulaw_encode_sample(sample: int) -> int:
@@ -295,9 +292,7 @@ def parse_wav_header(head: bytes) -> WavInfo:
     raise ValueError("WAV header incomplete: no data chunk found")
 
 
-def wav_header(
-    *, encoding: str, sample_rate: int, channels: int = 1, data_size: int = 0
-) -> bytes:
+def wav_header(*, encoding: str, sample_rate: int, channels: int = 1, data_size: int = 0) -> bytes:
     """Build a 44/46-byte WAV header for raw ``linear16``, ``mulaw`` or ``alaw`` data."""
     tag, bits = {"linear16": (1, 16), "mulaw": (7, 8), "alaw": (6, 8)}[encoding]
     block = channels * bits // 8

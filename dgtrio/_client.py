@@ -35,6 +35,14 @@ def _root(url: str, name: str) -> str:
     return url.rstrip("/")
 
 
+def _production_root(url: str) -> str:
+    return _root(url, "production")
+
+
+def _agent_root(url: str) -> str:
+    return _root(url, "agent")
+
+
 @attrs.frozen
 class DeepgramClientEnvironment:
     """Where the sockets live: one websocket root per host.
@@ -59,12 +67,8 @@ class DeepgramClientEnvironment:
     #: Deepgram's hosted service.
     PRODUCTION: ClassVar[DeepgramClientEnvironment]
 
-    production: str = attrs.field(
-        default="wss://api.deepgram.com", converter=lambda u: _root(u, "production")
-    )
-    agent: str = attrs.field(
-        default="wss://agent.deepgram.com", converter=lambda u: _root(u, "agent")
-    )
+    production: str = attrs.field(default="wss://api.deepgram.com", converter=_production_root)
+    agent: str = attrs.field(default="wss://agent.deepgram.com", converter=_agent_root)
     base: str | None = attrs.field(default=None, kw_only=True)
     agent_rest: str | None = attrs.field(default=None, kw_only=True)
 
@@ -86,7 +90,7 @@ DeepgramClientEnvironment.PRODUCTION = DeepgramClientEnvironment()
 
 
 class DeepgramClient:
-    """The entry point: ``client.listen.v1``, ``client.listen.v2``, ``client.speak.v1``, ``client.agent.v1``.
+    """The entry point: ``client.listen.v1`` and ``.v2``, ``client.speak.v1``, ``client.agent.v1``.
 
     A client holds credentials and settings; it owns no connection and no
     task, so it is cheap, reusable and safe to share between tasks. Each

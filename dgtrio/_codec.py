@@ -48,11 +48,12 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, Union, get_args, ge
 
 import attrs
 import cattrs
-from cattrs.cols import homogenous_tuple_structure_factory, is_sequence
+from cattrs.cols import homogenous_tuple_structure_factory
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from ._errors import MessageDecodeError
 
+_orjson: Any
 try:  # orjson is a dependency, but keep working where it has no wheel.
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised only without orjson
@@ -87,7 +88,8 @@ if _orjson is not None:
 
     def dumps(obj: Any) -> str:
         """Serialise ``obj`` as compact JSON text."""
-        return _orjson.dumps(obj).decode()
+        encoded: bytes = _orjson.dumps(obj)
+        return encoded.decode()
 
 else:  # pragma: no cover
     loads = json.loads
@@ -109,9 +111,18 @@ def extras_field() -> Any:
 
 
 def message_tag(cls: type) -> str | None:
-    """Return the wire tag a message class declares as ``type: ClassVar[str]``."""
-    tag = cls.__dict__.get("type")
-    return tag if isinstance(tag, str) else None
+    """Return the wire tag a message class (or a base) declares as ``type: ClassVar[str]``.
+
+    Classes with an instance field named ``type`` (the official SDK's generic
+    control messages, provider settings) carry their tag as data instead.
+    """
+    if attrs.has(cls) and any(f.name == "type" for f in attrs.fields(cls)):
+        return None
+    for klass in cls.__mro__:
+        tag = klass.__dict__.get("type")
+        if isinstance(tag, str):
+            return tag
+    return None
 
 
 @attrs.frozen(slots=False)
@@ -142,19 +153,19 @@ class UnknownMessage:
 def _strict_str(value: Any, _: Any) -> str:
     if value.__class__ is not str:
         raise TypeError(f"expected a string, got {_json_kind(value)}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _strict_bool(value: Any, _: Any) -> bool:
     if value.__class__ is not bool:
         raise TypeError(f"expected a boolean, got {_json_kind(value)}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _strict_int(value: Any, _: Any) -> int:
     if value.__class__ is not int:
         raise TypeError(f"expected an integer, got {_json_kind(value)}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _strict_float(value: Any, _: Any) -> float:
@@ -195,6 +206,16 @@ def _is_simple_union(tp: Any) -> bool:
     return None not in kinds and len(set(kinds)) == len(kinds)
 
 
+_JSON_CLASS: dict[str, type] = {
+    "str": str,
+    "bool": bool,
+    "int": int,
+    "float": float,
+    "list": list,
+    "dict": dict,
+}
+
+
 def _is_union(tp: Any) -> bool:
     origin = get_origin(tp)
     return origin is Union or origin is types.UnionType
@@ -233,14 +254,20 @@ def _build_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(_is_homogeneous_tuple, tuple_factory)
 
     def union_factory(tp: Any, converter: cattrs.BaseConverter) -> Callable[[Any, Any], Any]:
-        fast = _compile_value(tp)
+        members = [m for m in get_args(tp) if m is not type(None)]
+        by_class = {_JSON_CLASS[_kind_of(m) or ""]: m for m in members}
+        if float in members and int not in members:
+            by_class.setdefault(int, float)
+        names = " or ".join(_type_name(m) for m in get_args(tp))
 
         def structure_union(value: Any, _: Any) -> Any:
-            try:
-                return fast(value)
-            except Exception:
-                names = " or ".join(_type_name(m) for m in get_args(tp))
-                raise TypeError(f"expected {names}, got {_json_kind(value)}") from None
+            if value is None and type(None) in get_args(tp):
+                return None
+            member = by_class.get(value.__class__)
+            if member is None:
+                raise TypeError(f"expected {names}, got {_json_kind(value)}")
+            # The member's own hook, so nested problems keep their paths.
+            return converter.structure(value, member)
 
         return structure_union
 
@@ -248,7 +275,7 @@ def _build_converter() -> cattrs.Converter:
 
     def structure_factory(cls: Any, converter: cattrs.BaseConverter) -> Callable[[Any, Any], Any]:
         overrides, extras = _field_overrides(cls)
-        base = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+        base = make_dict_structure_fn(cls, converter, **overrides)
         if extras is None:
 
             def structure_object(value: Any, _: Any) -> Any:
@@ -273,7 +300,7 @@ def _build_converter() -> cattrs.Converter:
 
     def unstructure_factory(cls: Any, converter: cattrs.BaseConverter) -> Callable[[Any], Any]:
         overrides, extras = _field_overrides(cls)
-        base = make_dict_unstructure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+        base = make_dict_unstructure_fn(cls, converter, **overrides)
         tag = message_tag(cls)
 
         def unstructure_object(obj: Any) -> dict[str, Any]:
@@ -310,7 +337,9 @@ def _type_name(tp: Any) -> str:
     if tp is type(None):
         return "null"
     kind = _kind_of(tp)
-    return {"list": "an array", "dict": "an object"}.get(kind or "", getattr(tp, "__name__", str(tp)))
+    return {"list": "an array", "dict": "an object"}.get(
+        kind or "", getattr(tp, "__name__", str(tp))
+    )
 
 
 #: The one converter. Built at import time so the first frame does not pay for
@@ -434,11 +463,9 @@ class _Emitter:
         if type(None) in get_args(tp):
             self.emit(indent, f"if {var} is None: pass")
             keyword = "elif"
-        json_class = {"str": "str", "bool": "bool", "int": "int", "float": "float"}
-        json_class.update({"list": "list", "dict": "dict"})
         for kind, member in by_kind.items():
             assert kind is not None
-            self.emit(indent, f"{keyword} {var}.__class__ is {json_class[kind]}:")
+            self.emit(indent, f"{keyword} {var}.__class__ is {kind}:")
             before = len(self.lines)
             self.check(member, var, indent + 1)
             if len(self.lines) == before:
@@ -500,7 +527,7 @@ def _compile_structure(cls: type) -> Callable[[Any], Any]:
             em.emit(1, f"{var} = o.get({wire!r}, _MISSING)")
             em.emit(1, f"if {var} is _MISSING:")
             if isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
-                factory = em.name("f", field.default.factory)  # type: ignore[attr-defined]
+                factory = em.name("f", field.default.factory)
                 em.emit(2, f"{var} = {factory}()")
             else:
                 em.emit(2, f"{var} = {em.name('d', field.default)}")
@@ -526,7 +553,7 @@ def _compile_structure(cls: type) -> Callable[[Any], Any]:
 def _exec(em: _Emitter, name: str, label: str) -> Callable[[Any], Any]:
     source = "\n".join(em.lines)
     code = compile(source, f"<dgtrio structure {label}>", "exec")
-    exec(code, em.ns)  # noqa: S102 - source generated above from attrs metadata
+    exec(code, em.ns)
     return em.ns[name]  # type: ignore[no-any-return]
 
 
@@ -534,7 +561,9 @@ def _check_frozen_dict_class(cls: type) -> None:
     if not attrs.has(cls):
         raise TypeError(f"{cls!r} is not an attrs class")
     if "__slots__" in cls.__dict__:
-        raise TypeError(f"{cls.__qualname__} must use attrs.frozen(slots=False) (see dgtrio._codec)")
+        raise TypeError(
+            f"{cls.__qualname__} must use attrs.frozen(slots=False) (see dgtrio._codec)"
+        )
     for sub in attrs.fields(cls):
         tp = sub.type
         for inner in _nested_attrs_classes(tp):
@@ -618,9 +647,7 @@ class Schema(Generic[ServerT, ClientT]):
         return f"<Schema {self.name}>"
 
 
-def _parse(
-    frame: str | bytes, entries: Mapping[str, tuple[Callable[[Any], Any], type]]
-) -> Any:
+def _parse(frame: str | bytes, entries: Mapping[str, tuple[Callable[[Any], Any], type]]) -> Any:
     try:
         obj = loads(frame)
     except (ValueError, RecursionError) as exc:
@@ -639,7 +666,7 @@ def _parse(
     except Exception:
         pass
     try:
-        result = CONVERTER.structure(obj, cls)
+        result: Any = CONVERTER.structure(obj, cls)
     except Exception as exc:
         if isinstance(exc, cattrs.BaseValidationError):
             errors = cattrs.transform_error(exc)

@@ -251,8 +251,10 @@ class ServerError(DeepgramError):
         self.message = message
 
     def __str__(self) -> str:
-        return f"Deepgram reported a fatal error {self.code or ''}: {self.description or ''}".replace(
-            "  ", " "
+        return (
+            f"Deepgram reported a fatal error {self.code or ''}: {self.description or ''}".replace(
+                "  ", " "
+            )
         )
 
 

@@ -23,16 +23,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TypeAlias, Union
+from typing import TypeAlias
 from urllib.parse import quote_plus
 
 from ._errors import ConfigurationError
 
 __all__ = ["QueryParams", "QueryValue", "Scalar", "encode_query", "query_pairs"]
 
-Scalar: TypeAlias = Union[str, int, float, bool]
+Scalar: TypeAlias = str | int | float | bool
 #: What a connect parameter may be given as.
-QueryValue: TypeAlias = Union[Scalar, Sequence[Scalar], Mapping[str, Scalar], None]
+QueryValue: TypeAlias = Scalar | Sequence[Scalar] | Mapping[str, Scalar] | None
 QueryParams: TypeAlias = Mapping[str, QueryValue]
 
 

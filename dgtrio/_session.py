@@ -39,10 +39,12 @@ comments can cite them:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import logging
 import math
+import sys
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, nullcontext
@@ -50,6 +52,9 @@ from typing import Any, ClassVar, Generic, NoReturn, TypeVar
 
 import attrs
 import trio
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 from ._codec import Schema, UnknownMessage
 from ._common import MediaMessage
@@ -375,7 +380,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._protocol.check_send(_MEDIA)
         self._audio_bytes_sent += len(data)
         self._last_media = trio.current_time()
-        await self._enqueue(data)  # type: ignore[arg-type]
+        await self._enqueue(data)
 
     async def send_raw(self, frame: str | bytes) -> None:
         """Send a frame exactly as given (an escape hatch: no checks, no encoding).
@@ -454,7 +459,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         message: Any,
         key: str,
         *,
-        timeout: float | None,
+        ack_timeout: float | None,
         exclusive: bool = False,
     ) -> Any:
         """Send ``message`` and wait for the event that acknowledges it.
@@ -468,7 +473,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             waiters.append(pending)
             try:
                 await self._send_message(message)
-                with trio.move_on_after(math.inf if timeout is None else timeout):
+                with trio.move_on_after(math.inf if ack_timeout is None else ack_timeout):
                     await pending.done.wait()
             finally:
                 if not pending.done.is_set() and pending in waiters:
@@ -511,20 +516,22 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 return
             logger.debug("%r: sent %s after %.3g s idle", self, type(message).__name__, interval)
 
-    async def _ping_loop(self, interval: float, timeout: float) -> None:
+    async def _ping_loop(self, interval: float, pong_timeout: float) -> None:
         while self._state is SessionState.OPEN:
             deadline = max(self._last_activity, self._last_ping) + interval
             if trio.current_time() < deadline:
                 await trio.sleep_until(deadline)
                 continue
             self._last_ping = trio.current_time()
-            with trio.move_on_after(timeout) as scope:
+            with trio.move_on_after(pong_timeout) as scope:
                 try:
                     await self._transport.ping()
                 except TransportClosed:
                     return
             if scope.cancelled_caught and self._state is SessionState.OPEN:
-                self._park(ConnectionDeadError(f"no pong within {timeout:g} s", self.request_id))
+                self._park(
+                    ConnectionDeadError(f"no pong within {pong_timeout:g} s", self.request_id)
+                )
                 await self._abort_transport()
                 return
 
@@ -576,10 +583,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         message = self._protocol.close_message
         if message is None or self._protocol.closing or self._reader_done.is_set():
             return
-        try:
+        with contextlib.suppress(DeepgramError):  # already dead or closing: nothing to do
             await self._send_message(message)
-        except DeepgramError:
-            pass  # already dead or closing: nothing to be graceful about
 
     async def _after_open(self) -> None:
         """Run once the connection is open, before the caller gets the session.
@@ -618,9 +623,7 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
     return found
 
 
-def _raise_single(
-    group: BaseExceptionGroup[BaseException], body: BaseException | None
-) -> NoReturn:
+def _raise_single(group: BaseExceptionGroup[BaseException], body: BaseException | None) -> NoReturn:
     """Rule 6: re-raise the one real error of ``group`` as itself."""
     leaves = _leaves(group)
     for leaf in leaves:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import attrs
 import trio
+import trio.lowlevel
 import trio_websocket
 
 from ._codec import loads
@@ -240,7 +241,9 @@ async def open_transport(
             except trio.BrokenResourceError as exc:
                 cause = exc.__cause__ or exc
                 raise ConnectError(f"TLS handshake failed: {cause}", url) from cause
-            return await _upgrade(nursery, stream, url, host_header, resource, extra, max_message_size)
+            return await _upgrade(
+                nursery, stream, url, host_header, resource, extra, max_message_size
+            )
         raise ConnectError(f"no websocket connection within {connect_timeout:g} s", url)
     except BaseException:
         if stream is not None:
@@ -283,7 +286,7 @@ async def _upgrade(
             await watched.eof.wait()
             # Let trio-websocket's reader parse a rejection that arrived
             # together with the end of the stream before giving up.
-            await trio.sleep(0)
+            await trio.lowlevel.checkpoint()
             race.cancel_scope.cancel()
 
         race.start_soon(upgrade)

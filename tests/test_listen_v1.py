@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ from dgtrio.listen.v1 import (
 from dgtrio.testing import CloseConnection, DeepgramServer, SendFrames, Stall, speech
 from tests.conftest import API_KEY
 
-LINEAR16 = {"model": "nova-3", "encoding": "linear16", "sample_rate": 16000}
+LINEAR16: dict[str, Any] = {"model": "nova-3", "encoding": "linear16", "sample_rate": 16000}
 CHUNK = 640  # 20 ms of 16 kHz linear16
 
 
@@ -67,7 +68,7 @@ async def test_transcribes_speech_and_ends_with_metadata(
     assert server.last.received[-1] == CloseStream()
     words = [w for e in events if isinstance(e, Results) and e.is_final for w in e.words]
     assert [w.word for w in words] == ["hello", "world", "book", "a", "table", "for", "two"]
-    assert all(a.end <= b.start for a, b in zip(words, words[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(words))
 
 
 async def test_interim_results_speech_started_and_utterance_end(client: DeepgramClient) -> None:
@@ -362,13 +363,17 @@ async def test_configure_succeeds_or_raises(client: DeepgramClient, server: Deep
         assert reply == ConfigureSuccess(request_id=session.request_id or "", keyterms=("dgtrio",))
     assert Configure(("dgtrio",), {"numerals": True}) in server.last.received
 
-    async with client.listen.v1.connect(model="nova-2", encoding="mulaw", sample_rate=8000) as session:
+    async with client.listen.v1.connect(
+        model="nova-2", encoding="mulaw", sample_rate=8000
+    ) as session:
         with pytest.raises(RequestError) as info:
             await session.configure(keyterms=["dgtrio"])
     assert info.value.code == "CONFIGURE_KEYTERMS_NOT_SUPPORTED"
 
 
-async def test_only_one_configure_is_in_flight(client: DeepgramClient, server: DeepgramServer) -> None:
+async def test_only_one_configure_is_in_flight(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
     async with client.listen.v1.connect(**LINEAR16) as session:
         connection = await server.wait_for_connection()
         connection.stall(reading=False, writing=True)  # the server reads but cannot answer

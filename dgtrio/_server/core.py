@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeAlias, Union
+from typing import Any, TypeAlias
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -74,11 +74,15 @@ class CloseConnection:
     after: int = 0
 
 
+def _frame_tuple(frames: Iterable[str | bytes]) -> tuple[str | bytes, ...]:
+    return tuple(frames)
+
+
 @attrs.frozen
 class SendFrames:
     """Send these raw frames (``str`` as text, ``bytes`` as binary) after ``after`` messages."""
 
-    frames: tuple[str | bytes, ...] = attrs.field(converter=tuple)
+    frames: tuple[str | bytes, ...] = attrs.field(converter=_frame_tuple)
     after: int = 0
 
 
@@ -102,7 +106,7 @@ class DropConnection:
     mid_frame: bool = False
 
 
-Fault: TypeAlias = Union[RejectHandshake, CloseConnection, SendFrames, Stall, DropConnection]
+Fault: TypeAlias = RejectHandshake | CloseConnection | SendFrames | Stall | DropConnection
 
 
 # --- a stream the server can pause and break --------------------------------
@@ -337,7 +341,7 @@ class ServerConnection:
     async def apply_faults(self) -> None:
         """Fire the scheduled faults that are due (called after every message sent)."""
         while self._faults:
-            due = [f for f in self._faults if f.after <= self._messages_sent]  # type: ignore[union-attr]
+            due = [f for f in self._faults if f.after <= self._messages_sent]
             if not due:
                 return
             fault = due[0]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol, TypeAlias, Union
+from typing import Protocol, TypeAlias
 
 import attrs
 
@@ -77,7 +77,7 @@ class Hypothesis:
         return " ".join(w.word for w in self.words)
 
 
-RecognizerEvent: TypeAlias = Union[SpeechBegan, Hypothesis]
+RecognizerEvent: TypeAlias = SpeechBegan | Hypothesis
 
 
 @attrs.frozen

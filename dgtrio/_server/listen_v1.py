@@ -24,6 +24,7 @@ arrives, never paced by a clock, so tests run under trio's autojump clock.
 from __future__ import annotations
 
 import array
+import contextlib
 import datetime
 import hashlib
 from collections.abc import Sequence
@@ -196,8 +197,11 @@ class _ListenV1:
         self.source_channels = options.channels
         self.header = b""  # containerized audio: bytes until the WAV header parses
         self.pending = b""  # an incomplete sample frame
-        self.model_info = ModelInfo(name=f"{conn.server.engine.name}-{options.model}",
-                                    version="dgtrio", arch=conn.server.engine.name)
+        self.model_info = ModelInfo(
+            name=f"{conn.server.engine.name}-{options.model}",
+            version="dgtrio",
+            arch=conn.server.engine.name,
+        )
 
     # -- the loop
 
@@ -221,7 +225,9 @@ class _ListenV1:
             elif isinstance(item, Finalize):
                 for channel in self._select(item.channel):
                     if channel.heard_since_final:
-                        await self._events(channel, await channel.recognizer.finalize(), finalize=True)
+                        await self._events(
+                            channel, await channel.recognizer.finalize(), finalize=True
+                        )
             elif isinstance(item, CloseStream):
                 for channel in self.channels:
                     await self._events(channel, await channel.recognizer.finalize(), closing=True)
@@ -276,7 +282,7 @@ class _ListenV1:
         if not data:
             return True
         pcm = decode_to_pcm16(data, self.encoding)
-        for channel, samples in zip(self.channels, self._split(pcm)):
+        for channel, samples in zip(self.channels, self._split(pcm), strict=True):
             channel.audio_time += len(samples) / 2 / (self.sample_rate or 16000)
             channel.heard_since_final = True
             await self._events(channel, await channel.recognizer.feed(samples))
@@ -290,7 +296,7 @@ class _ListenV1:
         per_channel = [samples[i::count] for i in range(count)]
         if self.options.multichannel:
             return [c.tobytes() for c in per_channel]
-        mixed = array.array("h", (sum(frame) // count for frame in zip(*per_channel)))
+        mixed = array.array("h", (sum(frame) // count for frame in zip(*per_channel, strict=True)))
         return [mixed.tobytes()]
 
     async def _open_channels(self, stack: AsyncExitStack) -> None:
@@ -375,7 +381,11 @@ class _ListenV1:
             bare = recognized.word.strip(".,?!-").lower() or recognized.word
             punctuated = None
             if options.punctuate:
-                punctuated = recognized.word[:1].upper() + recognized.word[1:] if index == 0 else recognized.word
+                punctuated = (
+                    recognized.word[:1].upper() + recognized.word[1:]
+                    if index == 0
+                    else recognized.word
+                )
             words.append(
                 Word(
                     word=bare,
@@ -415,7 +425,9 @@ class _ListenV1:
             request_id=self.conn.request_id,
             transaction_key="deprecated",
             sha256="incomplete" if incomplete else self.sha.hexdigest(),
-            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            created=datetime.datetime.now(datetime.timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"),
             duration=round(duration, 6),
             channels=max(self.source_channels, 1) if heard else 0,
             models=(_MODEL_UUID,) if heard else None,
@@ -447,7 +459,11 @@ class _ListenV1:
         else:  # pragma: no cover - every client class is handled above
             raw, description = repr(item), "unexpected message"
         await self.conn.send(
-            Error(description=f"Failed to parse client message: {description}", variant="SchemaError", message=raw)
+            Error(
+                description=f"Failed to parse client message: {description}",
+                variant="SchemaError",
+                message=raw,
+            )
         )
 
 
@@ -455,12 +471,8 @@ async def serve_listen_v1(conn: ServerConnection) -> None:
     """Run ``/v1/listen`` on an accepted connection."""
     session = _ListenV1(conn, _Options.parse(conn))
     async with AsyncExitStack() as stack:
-        try:
+        with contextlib.suppress(ClientGone):
             await session.run(stack)
-        except ClientGone:
-            pass
 
 
-ENDPOINT = register_endpoint(
-    Endpoint("/v1/listen", SCHEMA, serve_listen_v1, _PARAMS, required=())
-)
+ENDPOINT = register_endpoint(Endpoint("/v1/listen", SCHEMA, serve_listen_v1, _PARAMS, required=()))

@@ -31,10 +31,14 @@ runs the same server standalone, for clients in other languages.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterator, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import trio
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    from exceptiongroup import BaseExceptionGroup
 
 from .._audio import encode_from_pcm16
 from .._server import listen_v1 as _listen_v1  # noqa: F401  (registers /v1/listen)
@@ -149,7 +153,9 @@ async def serve_deepgram(
     except BaseExceptionGroup as group:
         _raise_single(group, body)
     if server.errors:
-        raise RuntimeError(f"the dgtrio test server failed: {server.errors[0]!r}") from server.errors[0]
+        raise RuntimeError(
+            f"the dgtrio test server failed: {server.errors[0]!r}"
+        ) from server.errors[0]
 
 
 def open_fake_deepgram(
@@ -189,4 +195,3 @@ def open_fake_deepgram(
         idle_timeout=idle_timeout,
         strict_query=strict_query,
     )
-

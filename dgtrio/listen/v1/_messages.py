@@ -9,13 +9,14 @@ absent from older frames, ``SpeechStarted.channel`` has one or two elements.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal, TypeAlias, Union
+from typing import Any, ClassVar, Literal, TypeAlias
 
 import attrs
 
 from ..._codec import Schema, UnknownMessage
 
 __all__ = [
+    "SCHEMA",
     "Alternative",
     "Channel",
     "CloseStream",
@@ -35,7 +36,6 @@ __all__ = [
     "ModelInfo",
     "Results",
     "ResultsMetadata",
-    "SCHEMA",
     "SearchHit",
     "SearchResult",
     "SpeechStarted",
@@ -342,21 +342,32 @@ class ListenV1ControlMessage:
 
     def to_message(self) -> KeepAlive | Finalize | CloseStream:
         """Return the typed message this control message stands for."""
-        return {"KeepAlive": KeepAlive, "Finalize": Finalize, "CloseStream": CloseStream}[
-            self.type
-        ]()
+        kinds: dict[str, type[KeepAlive | Finalize | CloseStream]] = {
+            "KeepAlive": KeepAlive,
+            "Finalize": Finalize,
+            "CloseStream": CloseStream,
+        }
+        return kinds[self.type]()
 
 
-ListenV1ServerMessage: TypeAlias = Union[
-    Results, Metadata, UtteranceEnd, SpeechStarted, ConfigureSuccess, ConfigureFailure, Error
-]
+ListenV1ServerMessage: TypeAlias = (
+    Results | Metadata | UtteranceEnd | SpeechStarted | ConfigureSuccess | ConfigureFailure | Error
+)
 #: Everything ``async for event in session`` can yield on ``/v1/listen``.
-ListenV1Event: TypeAlias = Union[ListenV1ServerMessage, UnknownMessage]
-ListenV1ClientMessage: TypeAlias = Union[KeepAlive, Finalize, CloseStream, Configure]
+ListenV1Event: TypeAlias = ListenV1ServerMessage | UnknownMessage
+ListenV1ClientMessage: TypeAlias = KeepAlive | Finalize | CloseStream | Configure
 
 #: The ``/v1/listen`` schema: both directions, used by the client and by dgtrio.testing.
 SCHEMA: Schema[ListenV1ServerMessage, ListenV1ClientMessage] = Schema(
     "listen.v1",
-    server=[Results, Metadata, UtteranceEnd, SpeechStarted, ConfigureSuccess, ConfigureFailure, Error],
+    server=[
+        Results,
+        Metadata,
+        UtteranceEnd,
+        SpeechStarted,
+        ConfigureSuccess,
+        ConfigureFailure,
+        Error,
+    ],
     client=[KeepAlive, Finalize, CloseStream, Configure],
 )

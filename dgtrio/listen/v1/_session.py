@@ -91,7 +91,9 @@ class ListenV1Session(Session[ListenV1Event]):
         """Send a ``KeepAlive`` now (normally not needed: it is automatic)."""
         await self._send_message(KeepAlive())
 
-    async def finalize(self, channel: int | None = None, *, timeout: float = 5.0) -> Results | None:
+    async def finalize(
+        self, channel: int | None = None, *, timeout: float = 5.0
+    ) -> Results | None:
         """Flush: ask for the buffered audio to be transcribed now.
 
         Everything sent before is transcribed first (frames are sent in
@@ -104,8 +106,8 @@ class ListenV1Session(Session[ListenV1Event]):
             channel: Finalize one channel (0-based) of multichannel audio.
             timeout: Seconds to wait for the answer.
         """
-        result = await self._request(Finalize(channel), "finalize", timeout=timeout)
-        return None if result is _TIMED_OUT else result  # type: ignore[no-any-return]
+        result = await self._request(Finalize(channel), "finalize", ack_timeout=timeout)
+        return None if result is _TIMED_OUT else result
 
     async def configure(
         self,
@@ -128,7 +130,8 @@ class ListenV1Session(Session[ListenV1Event]):
             RequestError: The server answered ``ConfigureFailure``.
             AckTimeoutError: No answer within ``timeout``.
         """
-        return await _configure(self, Configure(keyterms, features), timeout)  # type: ignore[arg-type]
+        reply: ConfigureSuccess = await _configure(self, Configure(keyterms, features), timeout)
+        return reply
 
     async def close_stream(self) -> None:
         """Half-close: no more audio; the server sends its last results and closes.
@@ -142,7 +145,7 @@ class ListenV1Session(Session[ListenV1Event]):
 async def _configure(session: Session[Any], message: Any, timeout: float) -> Any:
     from ..._errors import AckTimeoutError
 
-    result = await session._request(message, "configure", timeout=timeout, exclusive=True)
+    result = await session._request(message, "configure", ack_timeout=timeout, exclusive=True)
     if result is _TIMED_OUT:
         raise AckTimeoutError("ConfigureSuccess or ConfigureFailure", timeout)
     if result is None:

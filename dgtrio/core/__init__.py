@@ -1,0 +1,1 @@
+"""Compatibility package: the official SDK's ``deepgram.core`` names that dgtrio supports."""

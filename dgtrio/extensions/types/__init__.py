@@ -1,0 +1,1 @@
+"""Compatibility package: the official SDK's ``deepgram.extensions.types`` names."""
