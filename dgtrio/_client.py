@@ -127,7 +127,9 @@ class DeepgramClient:
         ssl_context: ssl.SSLContext | None = None,
         session_id: str | None = None,
     ) -> None:
+        from .agent import AgentClient
         from .listen import ListenClient
+        from .speak import SpeakClient
 
         if api_key is None and access_token is None:
             api_key = os.environ.get("DEEPGRAM_API_KEY") or None
@@ -140,6 +142,10 @@ class DeepgramClient:
         self.session_id = session_id or str(uuid.uuid4())
         #: ``/v1/listen`` and ``/v2/listen``.
         self.listen = ListenClient(self)
+        #: ``/v1/speak``.
+        self.speak = SpeakClient(self)
+        #: ``/v1/agent/converse``.
+        self.agent = AgentClient(self)
 
     @property
     def has_credentials(self) -> bool:

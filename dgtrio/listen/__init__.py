@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .v1._session import ListenV1Client
+from .v2._session import ListenV2Client
 
 if TYPE_CHECKING:
     from .._client import DeepgramClient
@@ -18,3 +19,5 @@ class ListenClient:
     def __init__(self, client: DeepgramClient) -> None:
         #: ``/v1/listen``: live transcription.
         self.v1 = ListenV1Client(client)
+        #: ``/v2/listen``: Flux conversational recognition.
+        self.v2 = ListenV2Client(client)
