@@ -467,6 +467,8 @@ class DeepgramServer:
         close_timeout: float = 5.0,
         strict_query: bool = True,
     ) -> None:
+        from . import endpoints  # noqa: F401  (registers every socket)
+
         self.engine = engine
         self.api_key = api_key
         self.access_tokens = set(access_tokens)

@@ -41,7 +41,6 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 from .._audio import encode_from_pcm16
-from .._server import listen_v1 as _listen_v1  # noqa: F401  (registers /v1/listen)
 from .._server.core import (
     ClientGone,
     CloseConnection,

@@ -1,0 +1,1 @@
+"""Server side of speak_v1 (endpoint registered here once implemented)."""
