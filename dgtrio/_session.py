@@ -280,6 +280,10 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             _reraise(item.error)
         return item  # type: ignore[no-any-return]
 
+    async def recv(self) -> EventT:
+        """The official SDK's name for :meth:`receive`."""
+        return await self.receive()
+
     async def _reader(self) -> None:
         with self._events_send:  # sync close: cannot mask errors (trio#1559)
             try:
