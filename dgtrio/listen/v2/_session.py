@@ -1,40 +1,292 @@
-"""The ``/v2/listen`` session: Flux conversational speech recognition."""
+"""The ``/v2/listen`` session: Flux conversational speech recognition.
+
+Three things set Flux apart from ``/v1/listen``, and this module handles each
+in the session subclass (the plumbing is the generic core's):
+
+1. **A hello.** The server's first message is ``Connected``. Entering
+   ``async with client.listen.v2.connect(...)`` returns only once it has
+   arrived, so audio is never sent into a session the server has not set up.
+   The wait is bounded by ``connect_timeout``; a server that never says
+   ``Connected`` gives :class:`~dgtrio.AckTimeoutError`, one that closes first
+   gives the close as a :class:`~dgtrio.ConnectionClosedError`. The
+   ``Connected`` message itself is still delivered as the first event.
+2. **Sequence numbers.** Every server message carries ``sequence_id``, which
+   counts the session's messages from 0. The session checks each one against
+   the count so far; a jump (a message lost, or one that could not be decoded)
+   or a step back is logged as a warning on the ``dgtrio`` logger and counted
+   in :attr:`ListenV2Session.sequence_gaps`. Events are never held back or
+   reordered for it.
+3. **No KeepAlive.** Flux has no keep-alive message; the session sends a
+   websocket ping after ``ping_interval`` seconds without an outgoing frame
+   (10 by default) and declares the connection dead when no pong comes within
+   ``ping_timeout`` (:class:`~dgtrio.ConnectionDeadError`).
+
+``Error`` is fatal: it is delivered, then the session ends with
+:class:`~dgtrio.ServerError`. After ``CloseStream`` the server may close
+without a status code (1005); that is a normal end.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..._options import RequestOptions
-from ..._protocol import ProtocolState
+import trio
+
+from ..._codec import UnknownMessage
+from ..._errors import (
+    AckTimeoutError,
+    ConfigurationError,
+    ConnectionClosedError,
+    DeepgramError,
+    RequestError,
+    ServerError,
+)
+from ..._options import RequestOptions, SessionOptions
+from ..._protocol import Ack, ProtocolState
 from ..._query import Scalar
 from ..._session import Session
-from ._messages import SCHEMA, CloseStream, ListenV2Event
+from ..._transport import Transport
+from ..v1._session import _configure
+from ._messages import (
+    SCHEMA,
+    CloseStream,
+    Configure,
+    ConfigureFailure,
+    ConfigureSuccess,
+    Connected,
+    Error,
+    ForceEndTurn,
+    ListenV2ControlMessage,
+    ListenV2Event,
+    Thresholds,
+)
 
 if TYPE_CHECKING:
     from ..._client import DeepgramClient
 
 __all__ = ["ListenV2Client", "ListenV2Protocol", "ListenV2Session"]
 
+logger = logging.getLogger("dgtrio")
+
+#: A parameter that may be given once or as a list.
 Repeated = Scalar | Sequence[Scalar]
 
 
 class ListenV2Protocol(ProtocolState):
-    """The rules of ``/v2/listen`` (protocol.md §3)."""
+    """The rules of ``/v2/listen`` (protocol.md §3).
+
+    ``CloseStream`` half-closes: nothing may be sent after it. A close with
+    no status code (1005) is a normal end. ``ConfigureSuccess`` and
+    ``ConfigureFailure`` answer a ``Configure``; ``Error`` is fatal.
+    """
 
     close_message: ClassVar[Any] = CloseStream()
     #: Flux may end a session after CloseStream without a close status (1005).
     normal_close_codes: ClassVar[frozenset[int]] = frozenset({1000, 1005})
 
+    def received(self, event: Any) -> Ack | None:
+        """Map a received event to the request it answers."""
+        cls = event.__class__
+        if cls is ConfigureSuccess:
+            return Ack("configure", event)
+        if cls is ConfigureFailure:
+            return Ack("configure", error=RequestError(event.code, event.description, event))
+        return None
+
+    def fatal(self, event: Any) -> DeepgramError | None:
+        """``Error`` ends the session (after it is delivered)."""
+        if event.__class__ is Error:
+            return ServerError(event.code or None, event.description or None, event)
+        return None
+
+
+def _sequence_id(event: Any) -> int | None:
+    if isinstance(event, UnknownMessage):
+        value = event.raw.get("sequence_id")
+        return value if value.__class__ is int else None
+    value = getattr(event, "sequence_id", None)
+    return value if value.__class__ is int else None
+
 
 class ListenV2Session(Session[ListenV2Event]):
-    """A Flux session on ``/v2/listen``."""
+    """A Flux session on ``/v2/listen``.
+
+    Iterate it for :class:`~dgtrio.listen.v2.Connected` (always first),
+    :class:`~dgtrio.listen.v2.TurnInfo`, configure replies,
+    :class:`~dgtrio.listen.v2.Warning`, :class:`~dgtrio.listen.v2.Error`
+    and :class:`~dgtrio.UnknownMessage`; send audio with :meth:`send_media`.
+    See the module documentation for the hello, sequence checks and pings.
+    """
 
     path: ClassVar[str] = "/v2/listen"
     schema = SCHEMA
     protocol_class = ListenV2Protocol
     default_ping_interval: ClassVar[float | None] = 10.0
+
+    def __init__(self, transport: Transport, options: SessionOptions) -> None:
+        super().__init__(transport, options)
+        self._connected: Connected | None = None
+        self._hello = trio.Event()  # set by Connected or by the end of the reader
+        self._next_sequence_id = 0
+        self._sequence_gaps = 0
+
+    # ------------------------------------------------------------------ info
+
+    @property
+    def connected(self) -> Connected | None:
+        """The server's ``Connected`` message (set before the session is handed out)."""
+        return self._connected
+
+    @property
+    def sequence_gaps(self) -> int:
+        """How many times a ``sequence_id`` was not the one expected (see the module docs)."""
+        return self._sequence_gaps
+
+    # ----------------------------------------------------------- core hooks
+
+    def _start(self, nursery: trio.Nursery) -> None:
+        super()._start(nursery)
+        nursery.start_soon(self._hello_or_end, name="ListenV2Session hello watch")
+
+    async def _hello_or_end(self) -> None:
+        await self._reader_done.wait()
+        self._hello.set()
+
+    async def _after_open(self) -> None:
+        """Wait for ``Connected`` (rule: the caller gets a session the server set up)."""
+        timeout = self._options.connect_timeout
+        with trio.move_on_after(timeout):
+            await self._hello.wait()
+        if self._connected is not None:
+            return
+        if self._error is not None:
+            self._error_seen = True
+            raise self._error
+        if self._close_code is not None:
+            raise ConnectionClosedError(
+                self._close_code,
+                self._close_reason or "the server closed the connection before Connected",
+                self.request_id,
+            )
+        raise AckTimeoutError("Connected", timeout)
+
+    def _observe(self, event: Any) -> None:
+        if event.__class__ is Connected and self._connected is None:
+            self._connected = event
+            self._hello.set()
+        sequence_id = _sequence_id(event)
+        if sequence_id is None:
+            return
+        expected = self._next_sequence_id
+        if sequence_id != expected:
+            self._sequence_gaps += 1
+            if sequence_id > expected:
+                logger.warning(
+                    "%r: sequence_id jumped from %d to %d: %d server message(s) were lost "
+                    "or could not be decoded",
+                    self,
+                    expected - 1,
+                    sequence_id,
+                    sequence_id - expected,
+                )
+            else:
+                logger.warning(
+                    "%r: sequence_id went back from %d to %d (duplicate or reordered message)",
+                    self,
+                    expected - 1,
+                    sequence_id,
+                )
+        self._next_sequence_id = max(expected, sequence_id + 1)
+
+    # --------------------------------------------------------------- sending
+
+    async def send_control(
+        self, message: CloseStream | ForceEndTurn | Configure | ListenV2ControlMessage
+    ) -> None:
+        """Send a control message without waiting for any reply.
+
+        Accepts the typed messages and the official SDK's
+        ``ListenV2ControlMessage(type="CloseStream")``.
+        """
+        if isinstance(message, ListenV2ControlMessage):
+            message = message.to_message()
+        if not isinstance(message, (CloseStream, ForceEndTurn, Configure)):
+            raise TypeError(f"not a /v2/listen control message: {message!r}")
+        await self._send_message(message)
+
+    async def force_end_turn(self) -> None:
+        """End the current turn now.
+
+        The server answers with a ``TurnInfo`` whose event is ``EndOfTurn``
+        and whose trigger is ``manual``; it arrives in the event stream like
+        any other. With no turn in progress there is nothing to end and no
+        answer comes.
+        """
+        await self._send_message(ForceEndTurn())
+
+    async def close_stream(self) -> None:
+        """Half-close: no more audio; the server transcribes what it has and closes.
+
+        Keep iterating the session to receive the last updates. Flux sends no
+        ``EndOfTurn`` for the turn that was open: its last ``Update`` carries
+        the final text (:class:`~dgtrio.transcripts.TurnStream` yields it as an
+        incomplete turn). The server may close without a status code; the
+        stream then simply ends.
+        """
+        await self._send_message(CloseStream())
+
+    async def configure(
+        self,
+        message: Configure | None = None,
+        *,
+        eager_eot_threshold: float | None = None,
+        eot_threshold: float | None = None,
+        eot_timeout_ms: int | None = None,
+        keyterms: str | Sequence[str] | None = None,
+        language_hints: Sequence[str] | None = None,
+        numerals: bool | None = None,
+        timeout: float = 10.0,  # noqa: ASYNC109 (an answer timeout, as in listen v1)
+    ) -> ConfigureSuccess:
+        """Change settings mid-stream and wait for the server to apply them.
+
+        Settings left as ``None`` keep their current values. They apply to
+        the audio sent after this call (frames leave in order). At most one
+        ``Configure`` is in flight; a second call waits for the first to be
+        answered.
+
+        Args:
+            message: A ready-made :class:`~dgtrio.listen.v2.Configure`, instead
+                of the keyword arguments.
+            eager_eot_threshold: Confidence (0.3 to 0.9) for ``EagerEndOfTurn``.
+            eot_threshold: Confidence (0.5 to 1.0) for ``EndOfTurn``.
+            eot_timeout_ms: Silence after which a turn ends regardless.
+            keyterms: Replaces the whole keyterm list (``[]`` clears it).
+            language_hints: Languages to favour (``flux-general-multi``).
+            numerals: Write numbers as digits.
+            timeout: Seconds to wait for the answer.
+
+        Returns:
+            The ``ConfigureSuccess``, which echoes the settings now in effect.
+
+        Raises:
+            RequestError: The server answered ``ConfigureFailure``.
+            AckTimeoutError: No answer within ``timeout``.
+            ConfigurationError: Both ``message`` and keyword settings given.
+        """
+        settings = (eager_eot_threshold, eot_threshold, eot_timeout_ms)
+        others = (keyterms, language_hints, numerals)
+        if message is None:
+            thresholds = None
+            if any(value is not None for value in settings):
+                thresholds = Thresholds(*settings)
+            message = Configure(thresholds, keyterms, language_hints, numerals)
+        elif any(value is not None for value in (*settings, *others)):
+            raise ConfigurationError("pass either a Configure message or keyword settings")
+        reply: ConfigureSuccess = await _configure(self, message, timeout)
+        return reply
 
 
 class ListenV2Client:
@@ -62,7 +314,48 @@ class ListenV2Client:
         authorization: str | None = None,
         request_options: RequestOptions | None = None,
     ) -> AbstractAsyncContextManager[ListenV2Session]:
-        """Open a Flux session (see protocol.md §3.1 for the parameters)."""
+        """Open a Flux session.
+
+        Use as ``async with client.listen.v2.connect(model="flux-general-en",
+        encoding="linear16", sample_rate=16000) as session:``; the block is
+        entered once the server has sent ``Connected``. Parameters are
+        Deepgram's query parameters (protocol.md §3.1); give natural Python
+        values (``True``, ``0.7``, lists for the repeated ones) or the strings
+        the official SDK uses. ``None`` omits a parameter.
+
+        Args:
+            model: ``"flux-general-en"`` or ``"flux-general-multi"``.
+            encoding: Raw audio encoding (``linear16``, ``mulaw``, ``alaw``,
+                ``linear32``, ``opus``, ``ogg-opus``); omit for containerized
+                audio (WAV, Ogg). Requires ``sample_rate``.
+            sample_rate: Sample rate of raw audio (16000 is recommended).
+            eager_eot_threshold: Confidence (0.3 to 0.9) at which
+                ``EagerEndOfTurn`` fires; enables it and ``TurnResumed``.
+            eot_threshold: Confidence (0.5 to 1.0, default 0.7) at which
+                ``EndOfTurn`` fires; ``1.0`` leaves turn ends to
+                :meth:`ListenV2Session.force_end_turn` and the timeout.
+            eot_timeout_ms: Milliseconds (500 to 60000, default 5000) after
+                speech at which a turn ends regardless of confidence.
+            keyterm: Terms to boost; one or a list.
+            language_hint: Languages to expect (``flux-general-multi``); one or a list.
+            mip_opt_out: Opt out of the Model Improvement Program.
+            numerals: Numbers as digits.
+            profanity_filter: Filter profanity.
+            redact: What to redact (``"numbers"``, ``"aggressive_numbers"``).
+            tag: Usage-reporting labels; one or a list.
+            authorization: Replaces the ``Authorization`` header value for this
+                connection (e.g. ``"Token ..."`` or ``"Bearer ..."``).
+            request_options: Extra headers and query parameters, timeouts and
+                session tuning; see :class:`~dgtrio.RequestOptions`.
+
+        Raises:
+            ConfigurationError: Contradictory or invalid parameters.
+        """
+        if encoding is not None and sample_rate is None:
+            raise ConfigurationError(
+                f"encoding={encoding!r} needs sample_rate (omit encoding for WAV and "
+                "other containerized audio)"
+            )
         params: list[tuple[str, Any]] = [
             ("model", model),
             ("encoding", encoding),
