@@ -298,9 +298,7 @@ class _Flux:
         for word in (*self.settled, *self.partial):
             text = word.word[:1].upper() + word.word[1:] if sentence_start else word.word
             sentence_start = text.endswith((".", "?", "!"))
-            words.append(
-                TurnWord(text, word.confidence, round(word.start, 4), round(word.end, 4))
-            )
+            words.append(TurnWord(text, word.confidence, round(word.start, 4), round(word.end, 4)))
         return tuple(words)
 
     def _transcript(self) -> str:
