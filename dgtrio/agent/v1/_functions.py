@@ -37,7 +37,7 @@ import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
-from typing import Any, TypeVar, overload
+from typing import Any, Protocol, TypeVar, overload
 
 import trio
 
@@ -55,6 +55,7 @@ __all__ = [
     "FunctionDispatcher",
     "FunctionHandler",
     "FunctionRegistry",
+    "Register",
     "error_content",
 ]
 
@@ -64,6 +65,32 @@ logger = logging.getLogger("dgtrio")
 #: async (or, for quick work, sync). Its return value is the call's result.
 FunctionHandler = Callable[..., Any]
 HandlerT = TypeVar("HandlerT", bound=Callable[..., Any])
+
+
+class Register(Protocol):
+    """The signature of :meth:`FunctionRegistry.register` (and ``session.function``)."""
+
+    @overload
+    def __call__(
+        self,
+        handler: HandlerT,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> HandlerT: ...
+
+    @overload
+    def __call__(
+        self,
+        function_name: str | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> Callable[[HandlerT], HandlerT]: ...
 
 
 def error_content(message: str) -> str:
@@ -156,14 +183,23 @@ class FunctionRegistry(MutableMapping[str, FunctionHandler]):
     # -- the decorator
 
     @overload
-    def register(self, handler: HandlerT, /) -> HandlerT: ...
+    def register(
+        self,
+        handler: HandlerT,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+    ) -> HandlerT: ...
 
     @overload
     def register(
         self,
-        name: str | None = None,
+        function_name: str | None = None,
         /,
         *,
+        name: str | None = None,
         description: str | None = None,
         parameters: Mapping[str, Any] | None = None,
     ) -> Callable[[HandlerT], HandlerT]: ...
@@ -173,6 +209,7 @@ class FunctionRegistry(MutableMapping[str, FunctionHandler]):
         handler_or_name: Any = None,
         /,
         *,
+        name: str | None = None,
         description: str | None = None,
         parameters: Mapping[str, Any] | None = None,
     ) -> Any:
@@ -180,10 +217,12 @@ class FunctionRegistry(MutableMapping[str, FunctionHandler]):
 
         ``@functions.register`` names the function after the handler;
         ``@functions.register("get_weather", description=..., parameters=...)``
-        names it explicitly and records what :meth:`definitions` reports.
+        (or ``name="get_weather"``) names it explicitly; the description and
+        parameters are what :meth:`definitions` reports.
 
         Args:
             handler_or_name: The handler, or the function's name.
+            name: The function's name, as a keyword.
             description: What the function does, for the LLM.
             parameters: JSON Schema of its arguments, for the LLM.
 
@@ -192,10 +231,11 @@ class FunctionRegistry(MutableMapping[str, FunctionHandler]):
             decorator when called with a name or keywords.
         """
         if callable(handler_or_name):
-            return self._add(handler_or_name, None, description, parameters)
-        name = handler_or_name
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"register() takes a handler or a name, got {name!r}")
+            return self._add(handler_or_name, name, description, parameters)
+        if handler_or_name is not None:
+            if not isinstance(handler_or_name, str):
+                raise TypeError(f"register() takes a handler or a name, got {handler_or_name!r}")
+            name = handler_or_name
 
         def decorator(handler: HandlerT) -> HandlerT:
             return self._add(handler, name, description, parameters)

@@ -32,9 +32,9 @@ What this subclass adds to the generic session (``dgtrio._session``):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import trio
 
@@ -51,7 +51,7 @@ from ..._options import RequestOptions, SessionOptions
 from ..._protocol import Ack, ProtocolState
 from ..._session import _TIMED_OUT, Session
 from ..._transport import Transport
-from ._functions import FunctionDispatcher, FunctionHandler, FunctionRegistry
+from ._functions import FunctionDispatcher, FunctionHandler, FunctionRegistry, Register
 from ._messages import (
     SCHEMA,
     AgentStartedSpeaking,
@@ -93,7 +93,6 @@ if TYPE_CHECKING:
 
 __all__ = ["AgentV1Client", "AgentV1Protocol", "AgentV1Session"]
 
-HandlerT = TypeVar("HandlerT", bound=FunctionHandler)
 
 #: What the server assumes without ``audio.output``.
 DEFAULT_OUTPUT_ENCODING = "linear16"
@@ -247,35 +246,15 @@ class AgentV1Session(Session[AgentV1Event]):
             raise TypeError(f"expected a FunctionRegistry, got {registry!r}")
         self._dispatcher.registry = registry
 
-    @overload
-    def function(self, handler: HandlerT, /) -> HandlerT: ...
+    @property
+    def function(self) -> Register:
+        """Decorator registering a function handler: ``session.functions.register``.
 
-    @overload
-    def function(
-        self,
-        name: str | None = None,
-        /,
-        *,
-        description: str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> Callable[[HandlerT], HandlerT]: ...
-
-    def function(
-        self,
-        handler_or_name: Any = None,
-        /,
-        *,
-        description: str | None = None,
-        parameters: Mapping[str, Any] | None = None,
-    ) -> Any:
-        """Decorator registering a function handler on this session.
-
-        ``@session.function`` or ``@session.function("name", description=...)``;
-        see :meth:`FunctionRegistry.register`.
+        ``@session.function`` names the function after the handler;
+        ``@session.function("name", description=..., parameters=...)`` names
+        it explicitly (see :meth:`FunctionRegistry.register`).
         """
-        return self.functions.register(
-            handler_or_name, description=description, parameters=parameters
-        )
+        return self.functions.register
 
     # ------------------------------------------------------------- settings
 
