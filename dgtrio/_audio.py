@@ -264,7 +264,11 @@ def parse_wav_header(head: bytes) -> WavInfo:
         ValueError: Not a WAV file, an encoding we cannot describe, or a
             header longer than ``head``.
     """
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+    if len(head) < 12:
+        if b"RIFF".startswith(head[:4]) and b"WAVE".startswith(head[8:12]):
+            raise ValueError("WAV header incomplete: need at least 12 bytes")
+        raise ValueError("not a WAV file (no RIFF/WAVE header)")
+    if head[:4] != b"RIFF" or head[8:12] != b"WAVE":
         raise ValueError("not a WAV file (no RIFF/WAVE header)")
     offset = 12
     fmt: tuple[int, int, int, int] | None = None

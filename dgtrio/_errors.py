@@ -145,16 +145,20 @@ class HandshakeError(ConnectError):
         self.headers: Mapping[str, str] = dict(headers or {})
         err_code = err_msg = None
         if isinstance(body, Mapping):
+            # Observed: err_code/err_msg; documented alternatives: category/message
+            # and (asyncapi) a numeric error_code with error_message.
             err_code = _str_or_none(body.get("err_code") or body.get("category"))
-            err_msg = _str_or_none(body.get("err_msg") or body.get("message"))
+            numeric = body.get("error_code")  # the asyncapi shape: an HTTP status number
+            if err_code is None and isinstance(numeric, int) and not isinstance(numeric, bool):
+                err_code = str(numeric)
+            err_msg = _str_or_none(
+                body.get("err_msg") or body.get("message") or body.get("error_message")
+            )
         self.err_code = err_code
         self.err_msg = err_msg
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            _rebuild_handshake_error,
-            (self.url, self.status, self.dg_error, self.request_id, self.body, self.headers),
-        )
+        return (_rebuild_handshake_error, self.args)
 
     def __str__(self) -> str:
         parts = [f"Deepgram rejected the connection: HTTP {self.status}"]
@@ -175,7 +179,7 @@ def _rebuild_handshake_error(
     dg_error: str | None,
     request_id: str | None,
     body: Mapping[str, Any] | str | None,
-    headers: Mapping[str, str],
+    headers: Mapping[str, str] | None,
 ) -> HandshakeError:
     return HandshakeError(
         url, status, dg_error=dg_error, request_id=request_id, body=body, headers=headers
@@ -251,11 +255,7 @@ class ServerError(DeepgramError):
         self.message = message
 
     def __str__(self) -> str:
-        return (
-            f"Deepgram reported a fatal error {self.code or ''}: {self.description or ''}".replace(
-                "  ", " "
-            )
-        )
+        return _code_and_text("Deepgram reported a fatal error", self.code, self.description)
 
 
 class MessageDecodeError(DeepgramError):
@@ -316,9 +316,7 @@ class RequestError(DeepgramError):
         self.reply = reply
 
     def __str__(self) -> str:
-        return f"request refused: {self.code or 'unknown code'}: {self.description or ''}".rstrip(
-            ": "
-        )
+        return _code_and_text("request refused:", self.code, self.description)
 
 
 class ProtocolError(DeepgramError):
@@ -348,6 +346,12 @@ class AckTimeoutError(DeepgramError, TimeoutError):
 
 class InternalError(DeepgramError):
     """Something happened that dgtrio did not expect: a bug. Please report it."""
+
+
+def _code_and_text(lead: str, code: str | None, text: str | None) -> str:
+    """``lead CODE: text``, leaving out whichever part is missing; text verbatim."""
+    head = f"{lead} {code}" if code else lead.rstrip(":")
+    return f"{head}: {text}" if text else head
 
 
 def reason_code(reason: str | None) -> str | None:

@@ -66,8 +66,12 @@ def query_pairs(params: Iterable[tuple[str, QueryValue]]) -> list[tuple[str, str
             for sub_key, sub_value in value.items():
                 if not isinstance(sub_key, str):
                     raise ConfigurationError(f"query parameter {key}: mapping keys must be strings")
+                if sub_value is None:
+                    continue  # as for None items of a list
                 pairs.append((key, f"{sub_key}:{_scalar(key, sub_value)}"))
-        elif isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        elif isinstance(value, (str, bytes, bytearray, memoryview)) or not isinstance(
+            value, Iterable
+        ):
             pairs.append((key, _scalar(key, value)))
         else:
             for item in value:

@@ -128,11 +128,6 @@ def test_deepcopy_does_not_share_mutable_state(error: DeepgramError) -> None:
             assert getattr(clone, name) is not value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HandshakeError passes headers=None to Exception.__init__ but __reduce__ rebuilds "
-    "from self.headers ({}), so a copy's args differ: (..., None) becomes (..., {})",
-)
 @pytest.mark.parametrize("how", ["copy", "deepcopy", "pickle5"])
 def test_handshake_error_without_headers_copies_its_args(how: str) -> None:
     error = HandshakeError("wss://h/v1/speak", 400)
@@ -216,13 +211,6 @@ def test_str_with_missing_parts(error: DeepgramError, text: str) -> None:
     assert "None" not in str(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ServerError.__str__ leaves a dangling separator when code or description is None "
-    "('... fatal error : desc', '... fatal error CODE: ') and its .replace('  ', ' ') rewrites "
-    "the server's description; RequestError.__str__'s .rstrip(': ') eats trailing ':'/' ' of "
-    "the description",
-)
 @pytest.mark.parametrize(
     ("error", "expected"),
     [
@@ -364,12 +352,6 @@ def test_handshake_error_reads_the_error_body(path: Path) -> None:
     assert (plain.err_code, plain.err_msg) == (None, None)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HandshakeError reads err_code/err_msg and category/message only; the asyncapi "
-    "shape {error_code: 401, error_message: ...} (fixture ErrorBody-11, schema-derived, never "
-    "observed on the wire) gives err_code=None, err_msg=None",
-)
 def test_handshake_error_reads_the_asyncapi_error_shape() -> None:
     body = json.loads((FIXTURES / "handshake" / ASYNCAPI_SHAPE).read_text())
     error = HandshakeError("wss://h/v1/listen", 401, body=body)
