@@ -14,12 +14,13 @@ import pytest
 import trio
 import trio.testing
 
-from dgtrio import DeepgramClient
+from dgtrio import ConnectionClosedError, DeepgramClient
 from dgtrio._server.agent_v1 import (
     CallFunction,
     Conversation,
     Reply,
     ResponderResult,
+    agent_options,
     configure_agent,
 )
 from dgtrio.agent.v1 import (
@@ -32,7 +33,7 @@ from dgtrio.agent.v1 import (
     History,
     error_content,
 )
-from dgtrio.testing import DeepgramServer, SendFrames, speech
+from dgtrio.testing import DeepgramServer, SendFrames, open_fake_deepgram, speech
 from tests.test_agent_v1 import assistant_said, make_settings, say, until
 
 EXAMPLES = Path(__file__).parent.parent / "docs" / "examples"
@@ -430,3 +431,45 @@ async def test_the_docs_example_against_the_test_fixture(
     functions: Sequence[Function] = request.agent.think.functions
     assert [f.name for f in functions] == ["get_weather"]
     assert functions[0].description == "Today's weather in a city."
+
+
+async def test_a_responder_bug_fails_the_connection_and_the_server(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def responder(conversation: Conversation) -> ResponderResult:
+        await trio.lowlevel.checkpoint()
+        return CallFunction("not_declared")
+
+    with pytest.raises(RuntimeError, match="test server failed") as info:
+        async with open_fake_deepgram() as server:
+            configure_agent(server, responder=responder)
+            with pytest.raises(ConnectionClosedError) as closed:
+                async with server.client().agent.v1.connect(settings=SETTINGS) as agent:
+                    await agent.inject_user_message("go")
+                    await until(agent, lambda e: False)
+            assert closed.value.code == 1011
+    assert "does not declare" in str(info.value.__cause__)
+
+
+async def test_a_responder_that_never_replies_is_stopped(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with pytest.raises(RuntimeError) as info:
+        async with open_fake_deepgram() as server:
+            configure_agent(server, max_function_rounds=2)
+            server_options = agent_options(server)
+            assert server_options.max_function_rounds == 2
+
+            async def endless(conversation: Conversation) -> ResponderResult:
+                await trio.lowlevel.checkpoint()
+                return CallFunction("hang_up")
+
+            server_options.responder = endless
+            with pytest.raises(ConnectionClosedError):
+                async with server.client().agent.v1.connect(
+                    settings=SETTINGS, functions={"hang_up": lambda: "ok"}
+                ) as agent:
+                    await agent.inject_user_message("go")
+                    await until(agent, lambda e: False)
+    assert "more than 2 times" in str(info.value.__cause__)
+    assert len(responses(server)) == 3  # the first round and two more

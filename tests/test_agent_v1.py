@@ -704,3 +704,12 @@ async def test_statistics_and_repr(client: DeepgramClient) -> None:
         assert agent.statistics().frames_sent >= 1
         assert isinstance(agent.settings, Settings)
     assert isinstance(agent.welcome, Welcome)
+
+
+def test_the_facade_exports_exactly_its_public_names() -> None:
+    import dgtrio.agent.v1 as facade
+
+    public = {name for name in vars(facade) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(facade, name), type(facade))}
+    assert set(facade.__all__) == public - modules
+    assert all(getattr(facade, name) is not None for name in facade.__all__)
