@@ -249,7 +249,8 @@ async def main(argv: Sequence[str]) -> None:
             print(
                 f"  {n:2} streams at once: chunk lag p95 {_p95(lags) * 1000:4.0f} ms, "
                 f"final slip {slip * 1000:5.0f} ms, median latency {median:.3f} s, "
-                f"wall {wall:.1f} s -> {'keeps up' if ok else 'falls behind'}"
+                f"wall {wall:.1f} s, load average {os.getloadavg()[0]:.1f} "
+                f"-> {'keeps up' if ok else 'falls behind'}"
             )
             if not ok:
                 break
@@ -271,6 +272,7 @@ async def main(argv: Sequence[str]) -> None:
     if per_second:
         print(f"  CPU: {per_second:.3f} s per audio s per stream (long stream)")
     print(f"  real-time streams sustained: {sustained} on {cores} cores")
+    print(f"  (load average at the end: {os.getloadavg()[0]:.1f}; other work skews (b) and (c))")
 
 
 if __name__ == "__main__":

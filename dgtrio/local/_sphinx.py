@@ -21,7 +21,8 @@ How a stream turns audio into events
    sooner, and the decoder's frames map to stream time exactly, so word times
    are ``utterance start + frame / 100``.
 3. Partial hypotheses are emitted at most every ``partial_interval`` seconds
-   of audio, and only when the words changed.
+   of audio, and only when the words changed. Their word confidences are 1.0:
+   pocketsphinx computes posteriors only once an utterance ends.
 4. The utterance ends when endpointing says so (see below) or on
    :meth:`SphinxStream.finalize`; the final hypothesis carries word times and
    the lattice posteriors as confidences (uncalibrated: correct short words
