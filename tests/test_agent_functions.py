@@ -22,8 +22,10 @@ from dgtrio._server.agent_v1 import (
     ResponderResult,
     agent_options,
     configure_agent,
+    echo_responder,
 )
 from dgtrio.agent.v1 import (
+    AgentThinking,
     ConversationText,
     Function,
     FunctionCallCancelled,
@@ -31,6 +33,7 @@ from dgtrio.agent.v1 import (
     FunctionCallResponse,
     FunctionRegistry,
     History,
+    HistoryFunctionCall,
     error_content,
 )
 from dgtrio.testing import DeepgramServer, SendFrames, open_fake_deepgram, speech
@@ -433,24 +436,6 @@ async def test_the_docs_example_against_the_test_fixture(
     assert functions[0].description == "Today's weather in a city."
 
 
-async def test_a_responder_bug_fails_the_connection_and_the_server(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    async def responder(conversation: Conversation) -> ResponderResult:
-        await trio.lowlevel.checkpoint()
-        return CallFunction("not_declared")
-
-    with pytest.raises(RuntimeError, match="test server failed") as info:
-        async with open_fake_deepgram() as server:
-            configure_agent(server, responder=responder)
-            with pytest.raises(ConnectionClosedError) as closed:
-                async with server.client().agent.v1.connect(settings=SETTINGS) as agent:
-                    await agent.inject_user_message("go")
-                    await until(agent, lambda e: False)
-            assert closed.value.code == 1011
-    assert "does not declare" in str(info.value.__cause__)
-
-
 async def test_a_responder_that_never_replies_is_stopped(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -473,3 +458,133 @@ async def test_a_responder_that_never_replies_is_stopped(
                     await until(agent, lambda e: False)
     assert "more than 2 times" in str(info.value.__cause__)
     assert len(responses(server)) == 3  # the first round and two more
+
+
+async def test_a_reused_call_id_cancels_the_earlier_call(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
+    request = (
+        '{"type":"FunctionCallRequest","functions":[{"id":"dup","name":"lookup",'
+        '"arguments":"{\\"n\\": %d}","client_side":true}]}'
+    )
+    server.inject(SendFrames([request % 1, request % 2], after=2))
+    outcome: list[str] = []
+
+    async def lookup(n: int) -> str:
+        if n == 1:
+            try:
+                await trio.sleep_forever()
+            finally:
+                outcome.append("first cancelled")
+        return "second"
+
+    async with client.agent.v1.connect(settings=SETTINGS, functions=[lookup]):
+        with trio.fail_after(5):
+            await server.last.wait_for_frames(2)
+    assert outcome == ["first cancelled"]
+    assert responses(server) == [FunctionCallResponse(id="dup", name="lookup", content="second")]
+
+
+async def test_a_handler_without_a_signature_is_called_as_is(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
+    configure_agent(server, responder=calls(CallFunction("lookup", {"a": 1})))
+    async with client.agent.v1.connect(settings=SETTINGS, functions={"lookup": dict}) as agent:
+        await agent.inject_user_message("go")
+        await until(agent, assistant_said)
+    assert [r.content for r in responses(server)] == ['{"a":1}']
+
+
+async def test_an_answer_without_an_id_is_matched_by_name(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
+    configure_agent(server, responder=calls(CallFunction("lookup")))
+    async with client.agent.v1.connect(settings=SETTINGS) as agent:
+        await agent.inject_user_message("go")
+        await until(agent, lambda e: isinstance(e, FunctionCallRequest))
+        await agent.send_function_call_response(FunctionCallResponse(name="lookup", content="42"))
+        events = await until(agent, assistant_said)
+    assert events[-1].content == "42"
+
+
+@pytest.mark.parametrize(
+    ("result", "complaint"),
+    [
+        (CallFunction("not_declared"), "does not declare"),
+        ([Reply("not a call")], "returned"),
+    ],
+)
+async def test_a_responder_bug_fails_the_connection_and_the_server(
+    autojump_clock: trio.testing.MockClock, result: Any, complaint: str
+) -> None:
+    async def responder(conversation: Conversation) -> ResponderResult:
+        await trio.lowlevel.checkpoint()
+        return result  # type: ignore[no-any-return]
+
+    with pytest.raises(RuntimeError, match="test server failed") as info:
+        async with open_fake_deepgram() as server:
+            configure_agent(server, responder=responder)
+            with pytest.raises(ConnectionClosedError) as closed:
+                async with server.client().agent.v1.connect(settings=SETTINGS) as agent:
+                    await agent.inject_user_message("go")
+                    await until(agent, lambda e: False)
+            assert closed.value.code == 1011
+    assert complaint in str(info.value.__cause__)
+
+
+def conversation(*said: str, functions: Sequence[Function] = (WEATHER,)) -> Conversation:
+    return Conversation(
+        tuple(History(role="user", content=text) for text in said), tuple(functions)
+    )
+
+
+@pytest.mark.parametrize(
+    ("said", "expected"),
+    [
+        ("hello there.", Reply("hello there.", thought="The user said: hello there.")),
+        ("get weather in new york.", CallFunction("get_weather", {"city": "new york"})),
+        ("please Get Weather for Oslo!", CallFunction("get_weather", {"city": "oslo"})),
+        ("get weather.", CallFunction("get_weather", {})),
+        ("get weather in", CallFunction("get_weather", {})),
+        ("weather in oslo", Reply("weather in oslo", thought="The user said: weather in oslo")),
+    ],
+)
+async def test_the_echo_responder(said: str, expected: Any) -> None:
+    assert await echo_responder(conversation(said)) == expected
+
+
+async def test_the_echo_responder_more() -> None:
+    no_schema = Function(name="hang_up")
+    assert await echo_responder(conversation("hang up now", functions=[no_schema])) == (
+        CallFunction("hang_up")
+    )
+    assert await echo_responder(Conversation(())) == Reply("", thought="The user said: ")
+    result = HistoryFunctionCall(id="1", name="f", client_side=True, arguments="{}", response="r1")
+    after_call = Conversation((History(function_calls=[result, result]),))
+    assert await echo_responder(after_call) == Reply("r1 r1")
+    assert after_call.last_user_text is None
+    assert conversation("x").function("get_weather") is WEATHER
+    assert conversation("x").function("nope") is None
+
+
+async def test_end_of_turn_is_configurable(
+    client: DeepgramClient, server: DeepgramServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    assert configure_agent(server, end_of_turn_ms=1000).end_of_turn_ms == 1000
+    async with client.agent.v1.connect(settings=SETTINGS) as agent:
+        await say(agent, "one. two.", trailing_silence=1.2)  # 300 ms after "one." is no end
+        events = await until(agent, assistant_said)
+    assert [e.content for e in events if isinstance(e, ConversationText)] == ["one. two."] * 2
+
+
+async def test_a_plain_string_reply(client: DeepgramClient, server: DeepgramServer) -> None:
+    async def responder(conversation: Conversation) -> ResponderResult:
+        await trio.lowlevel.checkpoint()
+        return "plain"
+
+    configure_agent(server, responder=responder)
+    async with client.agent.v1.connect(settings=SETTINGS) as agent:
+        await agent.inject_user_message("go")
+        events = await until(agent, assistant_said)
+    assert not any(isinstance(e, AgentThinking) for e in events)  # no thought, no AgentThinking
+    assert events[-1].content == "plain"

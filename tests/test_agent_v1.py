@@ -16,6 +16,7 @@ from dgtrio import (
     DeepgramClient,
     ProtocolError,
     ServerError,
+    SessionClosedError,
     SessionState,
     UnknownMessage,
 )
@@ -257,14 +258,15 @@ async def test_no_welcome_is_an_ack_timeout(
     assert trio.current_time() == pytest.approx(3, abs=1.1)
 
 
+@pytest.mark.parametrize("code", [1011, 1000])
 async def test_a_close_before_welcome_is_a_connection_error(
-    client: DeepgramClient, server: DeepgramServer
+    client: DeepgramClient, server: DeepgramServer, code: int
 ) -> None:
-    server.inject(CloseConnection(1011, "going away", after=0))
+    server.inject(CloseConnection(code, "going away", after=0))
     with pytest.raises(ConnectionClosedError) as info:
         async with client.agent.v1.connect():
             pytest.fail("handed over without a Welcome")  # pragma: no cover
-    assert info.value.code == 1011
+    assert info.value.code == code
 
 
 async def test_invalid_settings_come_out_of_connect_as_a_server_error(
@@ -278,10 +280,47 @@ async def test_invalid_settings_come_out_of_connect_as_a_server_error(
     assert "opus" in (info.value.description or "")
     assert server.last.close_code == 1005  # the service's Error is followed by no status
 
-    filler = make_settings(functions=[Function(name="f", initial_agent_filler=True)])
-    with pytest.raises(ServerError, match="think_live"):
-        async with client.agent.v1.connect(settings=filler):
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (make_settings(functions=[Function(name="f", initial_agent_filler=True)]), "think_live"),
+        (
+            Settings(
+                audio=AudioConfig(),
+                agent=Agent(
+                    think_live=ThinkLiveSettings(),
+                    think=ThinkSettings(
+                        OpenAiThinkProvider(model="gpt-4o"),
+                        functions=[Function(name="f", agent_filler_max_count=2)],
+                    ),
+                ),
+            ),
+            "1000-60000",
+        ),
+        (make_settings(input_rate=500), "too low"),
+        (make_settings(output=AudioOutput("mp3")), "produces only"),
+        (make_settings(output=AudioOutput("linear16", container="wav")), "only 'none'"),
+        (make_settings(output=AudioOutput("linear16", 100)), "too low"),
+    ],
+)
+async def test_settings_the_test_server_cannot_honour(
+    client: DeepgramClient, settings: Settings, problem: str
+) -> None:
+    with pytest.raises(ServerError) as info:
+        async with client.agent.v1.connect(settings=settings):
             pass  # pragma: no cover
+    assert info.value.code == "INVALID_SETTINGS"
+    assert problem in str(info.value)
+
+
+async def test_a_saved_agent_configuration_is_accepted(client: DeepgramClient) -> None:
+    settings = Settings(audio=AudioConfig(), agent="a-saved-agent-id")
+    async with client.agent.v1.connect(settings=settings) as agent:
+        await agent.inject_user_message("hi.")
+        events = await until(agent, assistant_said)
+    chunk = next(e for e in events if isinstance(e, AudioChunk))
+    assert (chunk.encoding, chunk.sample_rate) == ("linear16", 24000)  # the defaults
 
 
 # --- the server's protocol errors --------------------------------------------------------
@@ -713,3 +752,46 @@ def test_the_facade_exports_exactly_its_public_names() -> None:
     modules = {name for name in public if isinstance(getattr(facade, name), type(facade))}
     assert set(facade.__all__) == public - modules
     assert all(getattr(facade, name) is not None for name in facade.__all__)
+
+
+async def test_waiting_requests_end_when_the_server_closes_normally(
+    client: DeepgramClient, server: DeepgramServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with client.agent.v1.connect(settings=SETTINGS) as agent:
+        connection = server.last
+        connection.stall(reading=True, writing=False)  # the requests are never read...
+        await agent.keep_alive()  # ... once the read in progress has taken this
+        await connection.wait_for_frames(2)
+        errors: list[BaseException] = []
+
+        async def wait_for(request: Any) -> None:
+            try:
+                await request
+            except SessionClosedError as exc:
+                errors.append(exc)
+
+        async with trio.open_nursery() as nursery:
+            async with trio.open_nursery() as waiting:
+                waiting.start_soon(wait_for, agent.update_prompt("hello?"))
+                waiting.start_soon(wait_for, agent.inject_agent_message("anyone?"))
+                await trio.testing.wait_all_tasks_blocked()
+                nursery.start_soon(connection.close, 1000)
+            connection.resume()  # let the server finish its close handshake
+        assert sorted(str(e) for e in errors) == [
+            "the session ended before PromptUpdated arrived",
+            "the session ended before the injection was answered",
+        ]
+        assert [e async for e in agent] == [Welcome(connection.request_id), SettingsApplied()]
+    assert agent.close_code == 1000  # and leaving after the server's close is quiet
+
+
+async def test_an_empty_injection_is_refused(client: DeepgramClient) -> None:
+    async with client.agent.v1.connect(settings=SETTINGS) as agent:
+        refused = await agent.inject_agent_message("  ")
+    assert refused == InjectionRefused("There is nothing to say.")
+
+
+async def test_the_functions_property_takes_only_a_registry(client: DeepgramClient) -> None:
+    async with client.agent.v1.connect() as agent:
+        with pytest.raises(TypeError, match="FunctionRegistry"):
+            agent.functions = {"f": print}  # type: ignore[assignment]

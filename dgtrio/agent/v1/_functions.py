@@ -321,11 +321,6 @@ class FunctionDispatcher:
         self._running: dict[str, trio.CancelScope] = {}
         self._closed = False
 
-    @property
-    def running(self) -> tuple[str, ...]:
-        """Ids of the calls whose handlers are running."""
-        return tuple(self._running)
-
     def start(self, nursery: trio.Nursery) -> None:
         """Run calls in ``nursery`` (the session's) from now on."""
         self._nursery = nursery
