@@ -36,8 +36,9 @@ result does not depend on how the client cuts its frames. For each step:
    :data:`FULL_CONFIDENCE_SILENCE` (0.5 s): with the default ``eot_threshold``
    of 0.7 a turn ends 0.35 s after the speaker stops, while the 0.3 s pause
    between two sentences of :func:`dgtrio.testing.speech` keeps the turn open
-   (and fires ``EagerEndOfTurn`` when ``eager_eot_threshold`` is 0.6 or less,
-   followed by ``TurnResumed`` when speech goes on);
+   (the confidence reaches at most 0.6 there, so a lower ``eager_eot_threshold``
+   may fire ``EagerEndOfTurn``, then ``TurnResumed`` when speech goes on,
+   depending on where the pause falls on the step grid);
 4. the state machine then sends, in this order and as they apply:
    ``StartOfTurn`` when an idle stream gets its first word; ``TurnResumed``
    when speech or text changed after ``EagerEndOfTurn``; ``EagerEndOfTurn``
