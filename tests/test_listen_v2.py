@@ -185,6 +185,9 @@ async def test_invalid_parameters_are_refused(client: DeepgramClient) -> None:
     with pytest.raises(HandshakeError, match="Flux models"):
         async with client.listen.v2.connect(model="nova-3"):
             pass  # pragma: no cover
+    with pytest.raises(HandshakeError, match="eot_timeout_ms: expected milliseconds"):
+        async with client.listen.v2.connect(**FLUX, eot_timeout_ms=100):
+            pass  # pragma: no cover
 
 
 async def test_a_turn_from_start_to_end_of_turn(
@@ -253,6 +256,17 @@ async def test_without_model_end_of_turn_the_timeout_ends_the_turn(
     last_word_end = end.words[-1].end
     assert last_word_end is not None
     assert 1.0 <= end.audio_window_end - last_word_end < 1.0 + 0.08 + 1e-9
+
+
+async def test_force_end_turn_before_any_audio_is_ignored(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
+    async with client.listen.v2.connect(**FLUX) as session:
+        await session.force_end_turn()
+        await session.close_stream()
+        events = await drain(session)
+    assert [type(e) for e in events] == [Connected]
+    assert server.last.received == [ForceEndTurn(), CloseStream()]
 
 
 async def test_force_end_turn_ends_the_turn_manually(
@@ -445,7 +459,8 @@ async def test_mulaw_and_wav_audio(client: DeepgramClient) -> None:
     pcm = speech("wave files work.", sample_rate=24000)
     wav = wav_header(encoding="linear16", sample_rate=24000, data_size=len(pcm)) + pcm
     async with client.listen.v2.connect(model="flux-general-en") as session:
-        await send_audio(session, wav, 4000)
+        await send_audio(session, wav[:20], 7)  # the header arrives in pieces
+        await send_audio(session, wav[20:], 4000)
         await session.close_stream()
         assert ("EndOfTurn", "Wave files work.") in changes(await drain(session))
 
@@ -457,6 +472,15 @@ async def test_audio_the_server_cannot_decode_is_a_fatal_error(client: DeepgramC
             await session.send_media(b"\x01" * 100)
             await drain(session)
     assert info.value.code == "UNSUPPORTED_AUDIO_FORMAT"
+    with pytest.raises(ServerError, match="Could not detect the audio format"):
+        async with client.listen.v2.connect(model="flux-general-en") as session:
+            await session.send_media(b"OggS" + bytes(100))  # no encoding, and not WAV
+            await drain(session)
+    stereo = wav_header(encoding="linear16", sample_rate=16000, channels=2) + bytes(640)
+    with pytest.raises(ServerError, match="2-channel"):
+        async with client.listen.v2.connect(model="flux-general-en") as session:
+            await session.send_media(stereo)
+            await drain(session)
 
 
 def strip(info: TurnInfo) -> tuple[Any, ...]:

@@ -119,11 +119,25 @@ async def test_query_parameters_and_speed(
     assert durations[1] == pytest.approx(durations[0] / 2, rel=0.01)
 
 
-async def test_invalid_formats_are_refused(client: DeepgramClient) -> None:
+@pytest.mark.parametrize(
+    ("option", "problem"),
+    [
+        ({"encoding": "opus"}, "linear16, mulaw and alaw"),
+        ({"sample_rate": 44100}, "one of 8000, 16000, 24000, 32000, 48000"),
+        ({"speed": 0}, "a positive number"),
+    ],
+)
+async def test_invalid_parameters_are_refused(
+    client: DeepgramClient, option: dict[str, Any], problem: str
+) -> None:
     with pytest.raises(HandshakeError) as info:
-        async with client.speak.v1.connect(encoding="opus"):
+        async with client.speak.v1.connect(**option):
             pass  # pragma: no cover
     assert info.value.status == 400
+    assert problem in str(info.value)
+
+
+async def test_a_rate_the_encoding_lacks_is_refused(client: DeepgramClient) -> None:
     with pytest.raises(ConnectionClosedError) as closed:
         async with client.speak.v1.connect(encoding="mulaw", sample_rate=24000) as session:
             await drain(session)
@@ -320,10 +334,16 @@ async def test_invalid_messages_close_the_connection(client: DeepgramClient) -> 
     assert (binary.value.code, binary.value.reason_code) == (1003, "MESSAGE-0000")
 
 
-async def test_audio_cannot_be_sent(client: DeepgramClient) -> None:
+async def test_audio_cannot_be_sent_and_empty_text_is_not(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
     async with client.speak.v1.connect(**AURA) as session:
         with pytest.raises(ProtocolError, match="takes text, not audio"):
             await session.send_media(b"\x00\x00")
+        with pytest.raises(TypeError):
+            await session.send_text(b"bytes")  # type: ignore[arg-type]
+        await session.send_text("")
+    assert server.last.received == [Close()]
 
 
 async def test_a_flush_waiting_when_the_connection_fails_raises(
