@@ -538,3 +538,13 @@ async def test_statistics_and_repr(client: DeepgramClient) -> None:
     assert stats.close_code == 1005
     assert stats.frames_sent == 2
     assert "ListenV2Session" in repr(session)
+
+
+def test_the_facade_exports_exactly_its_public_names() -> None:
+    import dgtrio.listen.v2 as facade
+
+    public = {name for name in vars(facade) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(facade, name), type(facade))}
+    assert set(facade.__all__) == public - modules
+    assert len(facade.__all__) == len(set(facade.__all__))
+    assert facade.ListenV2MediaMessage is facade.MediaMessage

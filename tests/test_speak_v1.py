@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import wave
 from collections import deque
 from pathlib import Path
@@ -469,3 +471,30 @@ def test_every_flush_is_answered_once_by_its_own_flushed_or_a_clear(steps: list[
         for kind in ("server", "finish", "client"):
             step(kind)
     assert sorted(answered) == list(range(protocol.flushes_sent))
+
+
+@pytest.mark.parametrize(
+    "error_class", [TextTooLongError, CharacterRateLimitError, ConnectionTimeLimitError]
+)
+def test_close_errors_are_plain_data(error_class: type[ConnectionClosedError]) -> None:
+    error = error_class(1008, "DATA-0001: too fast", "req-1")
+    for clone in (copy.copy(error), copy.deepcopy(error), pickle.loads(pickle.dumps(error))):
+        assert type(clone) is error_class
+        assert (clone.code, clone.reason, clone.reason_code, clone.request_id) == (
+            1008,
+            "DATA-0001: too fast",
+            "DATA-0001",
+            "req-1",
+        )
+        assert (
+            str(clone) == "connection closed with code 1008: DATA-0001: too fast (request_id=req-1)"
+        )
+
+
+def test_the_facade_exports_exactly_its_public_names() -> None:
+    import dgtrio.speak.v1 as facade
+
+    public = {name for name in vars(facade) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(facade, name), type(facade))}
+    assert set(facade.__all__) == public - modules
+    assert len(facade.__all__) == len(set(facade.__all__))
