@@ -85,6 +85,8 @@ _MEDIA = MediaMessage(b"")
 _TIMED_OUT = object()
 #: Returned by ``_observe`` to drop an event (e.g. a result delivered before a reconnect).
 _DROP = object()
+#: Longer gaps between audio frames are pauses, not flow (for the response watchdog).
+_FLOW_GAP = 0.5
 
 
 class SessionState(enum.Enum):
@@ -220,6 +222,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._time_offset = 0.0
         self._last_received = now
         self._awaiting_reply: float | None = None  # first audio sent since the last reply
+        self._unanswered_flow = 0.0  # seconds of audio flow since then (pauses excluded)
+        self._awaiting_close: float | None = None  # when the close message went out, unanswered
         keepalive = self._protocol.keepalive_message
         self._keepalive_frame = None if keepalive is None else self.schema.serialize(keepalive)
         super().__init__()
@@ -347,7 +351,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             except TransportClosed as closed:
                 return closed
             self._messages_received += 1
-            self._awaiting_reply = None
+            self._awaiting_reply = self._awaiting_close = None
             if frame.__class__ is str:
                 try:
                     event = schema.parse_server(frame)
@@ -570,9 +574,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._raise_closed()
         self._protocol.check_send(_MEDIA)
         self._audio_bytes_sent += len(data)
-        self._last_media = now = trio.current_time()
+        now = trio.current_time()
         if self._awaiting_reply is None:
-            self._awaiting_reply = now
+            self._awaiting_reply, self._unanswered_flow = now, 0.0
+        elif now - self._last_media < _FLOW_GAP:
+            self._unanswered_flow += now - self._last_media  # a pause does not count
+        self._last_media = now
         await self._enqueue(data)
 
     async def send_raw(self, frame: str | bytes) -> None:
@@ -596,6 +603,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         await self._enqueue(frame)
         if protocol.closing:
             self._out_send.close()  # the writer sends what is queued, then stops
+            self._awaiting_close = trio.current_time()  # the drain is watched too
 
     async def _enqueue(self, frame: str | bytes) -> None:
         self._last_activity = trio.current_time()
@@ -759,19 +767,28 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 return
 
     async def _watchdog(self, timeout: float) -> None:
-        """Declare the connection dead when audio gets no reply for ``timeout`` s."""
+        """Declare the connection dead when it stops answering.
+
+        Two cases: audio kept flowing for ``timeout`` seconds without a single
+        reply (pauses between utterances, when nothing is sent, do not count),
+        or the close message got no reply within ``timeout``.
+        """
         while self._state is SessionState.OPEN:
-            since = self._awaiting_reply
-            if since is None:
-                await trio.sleep(timeout)
+            now = trio.current_time()
+            closing = self._awaiting_close
+            flowing = self._awaiting_reply is not None and self._unanswered_flow >= timeout
+            drained = closing is not None and now - closing >= timeout
+            if not (flowing or drained):
+                # The earliest moment either could become true.
+                wake = now + max(timeout - self._unanswered_flow, _FLOW_GAP)
+                if closing is not None:
+                    wake = min(wake, closing + timeout)
+                await trio.sleep_until(wake)
                 continue
-            if trio.current_time() < since + timeout:
-                await trio.sleep_until(since + timeout)
-                continue
-            self._awaiting_reply = None
+            self._awaiting_reply = self._awaiting_close = None
+            what = "audio" if flowing else "the close message"
             dead = ConnectionDeadError(
-                f"audio has been sent for {timeout:g} s without any reply from the server",
-                self.request_id,
+                f"{what} got no reply from the server for {timeout:g} s", self.request_id
             )
             transport = self._transport
             if self._policy is None:
