@@ -33,6 +33,7 @@ from ._errors import (
 )
 from ._events import EventType
 from ._options import RequestOptions
+from ._reconnect import ReconnectPolicy, Reconnected, Reconnecting
 from ._session import Session, SessionState, SessionStatistics
 
 __all__ = [
@@ -53,6 +54,9 @@ __all__ = [
     "MediaMessage",
     "MessageDecodeError",
     "ProtocolError",
+    "ReconnectPolicy",
+    "Reconnected",
+    "Reconnecting",
     "RequestError",
     "RequestOptions",
     "ServerError",

@@ -16,6 +16,7 @@ import attrs
 from ._errors import ConfigurationError, InsecureTransportError
 from ._options import RequestOptions, SessionOptions
 from ._query import QueryValue, encode_query
+from ._reconnect import ReconnectPolicy
 from ._session import Session, open_session
 from ._transport import is_loopback_host
 
@@ -208,6 +209,7 @@ class DeepgramClient:
         *,
         authorization: str | None,
         request_options: RequestOptions | None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> AbstractAsyncContextManager[SessionT]:
         """Build the URL, headers and options, then open a session of ``session_class``."""
         url = self._url(session_class, params, request_options)
@@ -226,6 +228,8 @@ class DeepgramClient:
             keepalive_interval=session_class.default_keepalive_interval,
             ping_interval=session_class.default_ping_interval,
             ssl_context=self.ssl_context,
+            reconnect=reconnect,
+            response_timeout=session_class.default_response_timeout,
         )
         return open_session(session_class, url, headers, options)
 

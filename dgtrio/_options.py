@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 import attrs
 
 from ._errors import ConfigurationError
 from ._query import QueryValue
+
+if TYPE_CHECKING:
+    from ._reconnect import ReconnectPolicy
 
 __all__ = ["RequestOptions", "SessionOptions"]
 
@@ -46,6 +49,10 @@ class RequestOptions(TypedDict, total=False):
         send_buffer_size: Outgoing frames buffered before ``send_media`` waits
             (default 64).
         max_message_size: Largest incoming message in bytes (default 1 MiB).
+        response_timeout: Seconds of silence from the server, while audio is
+            being sent, after which the connection is declared dead (a
+            watchdog against a stream that is open but no longer answers).
+            ``None`` (the default on ``/v1/listen``) disables it.
     """
 
     additional_headers: Mapping[str, str]
@@ -60,6 +67,7 @@ class RequestOptions(TypedDict, total=False):
     receive_buffer_size: int
     send_buffer_size: int
     max_message_size: int
+    response_timeout: float | None
 
 
 _KNOWN_KEYS = frozenset(RequestOptions.__annotations__)
@@ -80,6 +88,8 @@ class SessionOptions:
     send_buffer_size: int = 64
     max_message_size: int = 1 << 20
     ssl_context: ssl.SSLContext | None = None
+    reconnect: ReconnectPolicy | None = None
+    response_timeout: float | None = None
 
     @classmethod
     def resolve(
@@ -89,6 +99,8 @@ class SessionOptions:
         keepalive_interval: float | None = None,
         ping_interval: float | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        reconnect: ReconnectPolicy | None = None,
+        response_timeout: float | None = None,
     ) -> SessionOptions:
         """Merge a socket's defaults with the caller's ``request_options``.
 
@@ -106,6 +118,8 @@ class SessionOptions:
             "keepalive_interval": keepalive_interval,
             "ping_interval": ping_interval,
             "ssl_context": ssl_context,
+            "reconnect": reconnect,
+            "response_timeout": response_timeout,
         }
         if "timeout_in_seconds" in given:
             values["connect_timeout"] = given["timeout_in_seconds"]
@@ -116,10 +130,16 @@ class SessionOptions:
             "ping_interval",
             "ping_timeout",
             "send_timeout",
+            "response_timeout",
         ):
             if key in given:
                 value = given[key]
-                optional = key in ("keepalive_interval", "ping_interval", "send_timeout")
+                optional = key in (
+                    "keepalive_interval",
+                    "ping_interval",
+                    "send_timeout",
+                    "response_timeout",
+                )
                 if value is None and optional:
                     values[key] = None
                     continue

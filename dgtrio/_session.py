@@ -42,6 +42,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import enum
+import inspect
 import logging
 import math
 import sys
@@ -69,6 +70,7 @@ from ._errors import (
 from ._events import CallbackMixin
 from ._options import SessionOptions
 from ._protocol import Ack, ProtocolState
+from ._reconnect import ReconnectPolicy, Reconnected, Reconnecting, is_retryable
 from ._transport import Transport, TransportClosed, open_transport
 
 __all__ = ["Session", "SessionState", "SessionStatistics", "open_session"]
@@ -81,6 +83,10 @@ SessionT = TypeVar("SessionT", bound="Session[Any]")
 #: Marks media in protocol checks (the frame itself is plain bytes).
 _MEDIA = MediaMessage(b"")
 _TIMED_OUT = object()
+#: Returned by ``_observe`` to drop an event (e.g. a result delivered before a reconnect).
+_DROP = object()
+#: Longer gaps between audio frames are pauses, not flow (for the response watchdog).
+_FLOW_GAP = 0.5
 
 
 class SessionState(enum.Enum):
@@ -108,6 +114,7 @@ class SessionStatistics:
         send_buffer_used: Frames waiting in the send queue.
         request_id: The server's request id, when known.
         close_code: The websocket close code, once closed.
+        reconnects: Connections replaced after a failure (with a ReconnectPolicy).
     """
 
     state: SessionState
@@ -119,6 +126,7 @@ class SessionStatistics:
     send_buffer_used: int
     request_id: str | None
     close_code: int | None
+    reconnects: int = 0
 
 
 class _Failure:
@@ -163,6 +171,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     default_ping_interval: ClassVar[float | None] = None
     #: Whether only audio resets the KeepAlive timer (the agent) or any frame.
     keepalive_counts_media_only: ClassVar[bool] = False
+    #: Default seconds of audio without a reply before the connection is dead (None: off).
+    default_response_timeout: ClassVar[float | None] = None
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         self._transport = transport
@@ -197,6 +207,25 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._events_discarded = 0
         self._close_code: int | None = None
         self._close_reason: str | None = None
+        # Reconnection (rule 7): what to dial again, and the current connection.
+        self._policy: ReconnectPolicy | None = options.reconnect
+        self._url = transport.url
+        self._headers: list[tuple[str, str]] = []
+        self._nursery: trio.Nursery | None = None
+        self._connected_at = now
+        self._failures = 0
+        self._reconnects = 0
+        self._transport_changed = trio.Event()
+        self._reconnect_scope: trio.CancelScope | None = None
+        self._dead: ConnectionDeadError | None = None
+        #: Seconds added to the current connection's timestamps (rule 7).
+        self._time_offset = 0.0
+        self._last_received = now
+        self._awaiting_reply: float | None = None  # first audio sent since the last reply
+        self._unanswered_flow = 0.0  # seconds of audio flow since then (pauses excluded)
+        self._awaiting_close: float | None = None  # when the close message went out, unanswered
+        keepalive = self._protocol.keepalive_message
+        self._keepalive_frame = None if keepalive is None else self.schema.serialize(keepalive)
         super().__init__()
 
     # ------------------------------------------------------------------ info
@@ -238,6 +267,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             send_buffer_used=self._out_send.statistics().current_buffer_used,
             request_id=self.request_id,
             close_code=self._close_code,
+            reconnects=self._reconnects,
         )
 
     def __repr__(self) -> str:
@@ -294,19 +324,34 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 self._park(InternalError(f"dgtrio's reader failed: {exc!r}"), cause=exc)
             finally:
                 self._reader_done.set()
+                self._transport_changed.set()
                 self._fail_pending()
 
     async def _read_loop(self) -> None:
-        transport = self._transport
+        while True:
+            closed = await self._read_connection(self._transport)
+            if closed is None:
+                return  # a fatal event was parked
+            error = self._connection_error(closed)
+            if error is None or self._policy is None or not is_retryable(error):
+                self._end_connection(closed, error)
+                return
+            if self._state is not SessionState.OPEN:
+                return  # the caller is leaving: no point in reconnecting
+            if not await self._reconnect(error):
+                return
+
+    async def _read_connection(self, transport: Transport) -> TransportClosed | None:
+        """Deliver the events of one connection; return how it ended."""
         schema = self.schema
         protocol = self._protocol
         while True:
             try:
                 frame = await transport.receive()
             except TransportClosed as closed:
-                self._on_transport_closed(closed)
-                return
+                return closed
             self._messages_received += 1
+            self._awaiting_reply = self._awaiting_close = None
             if frame.__class__ is str:
                 try:
                     event = schema.parse_server(frame)
@@ -316,15 +361,18 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                     continue
             else:
                 event = self._binary_event(frame)  # type: ignore[arg-type]
+            if self._time_offset:
+                event = self._shift(event, self._time_offset)
             ack = protocol.received(event)
             if ack is not None:
                 self._resolve(ack)
-            self._observe(event)
+            if self._observe(event) is _DROP:
+                continue
             await self._deliver(event)
             fatal = protocol.fatal(event)
             if fatal is not None:
                 self._park(fatal)
-                return
+                return None
 
     async def _deliver(self, item: Any) -> None:
         if self._discard_events:
@@ -336,23 +384,166 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         """Turn a binary frame from the server into an event (subclasses override)."""
         return UnknownMessage(None, {}, data)
 
-    def _observe(self, event: Any) -> None:
-        """Look at each event before it is delivered (subclasses override)."""
+    def _observe(self, event: Any) -> object:
+        """Look at each event before it is delivered (subclasses override).
+
+        Return ``_DROP`` to withhold the event (a duplicate after a reconnect).
+        """
+        return None
+
+    def _shift(self, event: Any, offset: float) -> Any:
+        """Move an event's timestamps by ``offset`` seconds (rule 7; subclasses override)."""
+        return event
+
+    def _before_media_sent(self, data: bytes) -> None:
+        """Called with each audio frame just before it is sent (replay buffers)."""
+
+    async def _resume(self, transport: Transport) -> list[Any]:
+        """Bring a new connection to where the old one was (rule 7).
+
+        Runs before the writer may use ``transport``: replay audio, re-send
+        the close message if it was sent, wait for a hello. Returns events to
+        deliver after :class:`~dgtrio.Reconnected` (a new ``Connected``...).
+        Raises a :class:`~dgtrio.DeepgramError` if the connection is unusable.
+        """
+        if self._protocol.closing and self._protocol.close_message is not None:
+            await transport.send(self.schema.serialize(self._protocol.close_message))
+        return []
+
+    def _reconnected_note(self) -> str | None:
+        """A caveat for the :class:`~dgtrio.Reconnected` event (subclasses override)."""
+        return None
+
+    def _replay_report(self) -> tuple[float, float]:
+        """Seconds of audio replayed and lost by the last :meth:`_resume`."""
+        return (0.0, 0.0)
+
+    async def _reconnect(self, cause: DeepgramError) -> bool:
+        """Dial again after a transient failure (rule 7); False when giving up."""
+        policy = self._policy
+        assert policy is not None and self._nursery is not None
+        now = trio.current_time()
+        if now - self._connected_at < policy.min_uptime:
+            self._failures += 1  # a short-lived connection is a failed attempt too
+        else:
+            self._failures = 0
+        outage_started = now
+        old = self._transport
+        with trio.CancelScope(shield=True):
+            await old.aclose_stream()
+        with trio.CancelScope() as scope:
+            self._reconnect_scope = scope
+            while True:
+                attempt = self._failures + 1
+                elapsed = trio.current_time() - outage_started
+                if attempt > policy.max_attempts or elapsed > policy.max_elapsed:
+                    _note(cause, f"dgtrio gave up reconnecting after {attempt - 1} attempt(s)")
+                    self._park(cause)
+                    return False
+                delay = policy.delay(attempt)
+                announcement = Reconnecting(attempt, delay, cause)
+                await self._deliver(announcement)
+                logger.debug("%r: reconnecting in %.3g s (attempt %d): %s", self, delay, attempt, cause)
+                await trio.sleep(delay)
+                if policy.on_reconnect is not None:
+                    decision = policy.on_reconnect(announcement)
+                    if inspect.isawaitable(decision):
+                        decision = await decision
+                    if decision is False:
+                        self._park(cause)
+                        return False
+                    if isinstance(decision, str):
+                        self._set_authorization(decision)
+                try:
+                    transport = await open_transport(
+                        self._nursery,
+                        self._url,
+                        self._headers,
+                        ssl_context=self._options.ssl_context,
+                        connect_timeout=self._options.connect_timeout,
+                        max_message_size=self._options.max_message_size,
+                    )
+                except DeepgramError as exc:
+                    self._failures += 1
+                    if not is_retryable(exc):
+                        self._park(exc)
+                        return False
+                    cause = exc
+                    continue
+                try:
+                    with trio.fail_after(self._options.connect_timeout):
+                        events = await self._resume(transport)
+                except (DeepgramError, TransportClosed, trio.TooSlowError) as exc:
+                    with trio.CancelScope(shield=True):
+                        await transport.aclose_stream()
+                    self._failures += 1
+                    error: DeepgramError
+                    if isinstance(exc, DeepgramError):
+                        error = exc
+                    elif isinstance(exc, TransportClosed):
+                        error = self._closed_error(exc.code, exc.reason)
+                    else:
+                        error = ConnectionDeadError(
+                            "the new connection did not resume in time", transport.request_id
+                        )
+                    if not is_retryable(error):
+                        self._park(error)
+                        return False
+                    cause = error
+                    continue
+                break
+        self._reconnect_scope = None
+        if scope.cancelled_caught:
+            return False  # the session is closing
+        self._transport = transport
+        self._connected_at = trio.current_time()
+        self._reconnects += 1
+        changed, self._transport_changed = self._transport_changed, trio.Event()
+        changed.set()
+        replayed, lost = self._replay_report()
+        await self._deliver(
+            Reconnected(
+                attempt,
+                transport.request_id,
+                time_offset=self._time_offset,
+                replayed_seconds=replayed,
+                lost_seconds=lost,
+                note=self._reconnected_note(),
+            )
+        )
+        for event in events:
+            await self._deliver(event)
+        return True
+
+    def _set_authorization(self, value: str) -> None:
+        self._headers = [(k, v) for k, v in self._headers if k.lower() != "authorization"]
+        self._headers.append(("Authorization", value))
 
     def _closed_error(self, code: int, reason: str | None) -> DeepgramError:
         """The error for an abnormal close (subclasses map codes to subclasses)."""
         return ConnectionClosedError(code, reason, self.request_id)
 
-    def _on_transport_closed(self, closed: TransportClosed) -> None:
-        self._close_code, self._close_reason = closed.code, closed.reason
-        logger.debug("%r: connection closed (%s %s)", self, closed.code, closed.reason or "")
+    def _connection_error(self, closed: TransportClosed) -> DeepgramError | None:
+        """The error a connection's end means, or ``None`` for a normal end."""
         bug = self._transport.reader_error
         if bug is not None:
-            self._park(InternalError(f"trio-websocket's reader failed: {bug!r}"), cause=bug)
-        elif self._prompt_close:
-            pass  # we were closing in a hurry; how the server answered does not matter
-        elif closed.code not in self._protocol.normal_close_codes:
-            self._park(self._closed_error(closed.code, closed.reason))
+            error = InternalError(f"trio-websocket's reader failed: {bug!r}")
+            error.__cause__ = bug
+            return error
+        if self._dead is not None:
+            dead, self._dead = self._dead, None
+            return dead
+        if self._prompt_close:
+            return None  # we were closing in a hurry; how the server answered does not matter
+        if closed.code in self._protocol.normal_close_codes:
+            return None
+        return self._closed_error(closed.code, closed.reason)
+
+    def _end_connection(self, closed: TransportClosed, error: DeepgramError | None) -> None:
+        self._close_code, self._close_reason = closed.code, closed.reason
+        logger.debug("%r: connection closed (%s %s)", self, closed.code, closed.reason or "")
+        if error is not None:
+            self._park(error)
 
     def _park(self, error: BaseException, *, cause: BaseException | None = None) -> None:
         if cause is not None:
@@ -383,7 +574,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._raise_closed()
         self._protocol.check_send(_MEDIA)
         self._audio_bytes_sent += len(data)
-        self._last_media = trio.current_time()
+        now = trio.current_time()
+        if self._awaiting_reply is None:
+            self._awaiting_reply, self._unanswered_flow = now, 0.0
+        elif now - self._last_media < _FLOW_GAP:
+            self._unanswered_flow += now - self._last_media  # a pause does not count
+        self._last_media = now
         await self._enqueue(data)
 
     async def send_raw(self, frame: str | bytes) -> None:
@@ -407,6 +603,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         await self._enqueue(frame)
         if protocol.closing:
             self._out_send.close()  # the writer sends what is queued, then stops
+            self._awaiting_close = trio.current_time()  # the drain is watched too
 
     async def _enqueue(self, frame: str | bytes) -> None:
         self._last_activity = trio.current_time()
@@ -425,25 +622,10 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         raise SessionClosedError("the session is closed")
 
     async def _writer(self) -> None:
-        transport = self._transport
-        send_timeout = self._options.send_timeout
-        bound = math.inf if send_timeout is None else send_timeout
         try:
             async for frame in self._out_recv:
-                with trio.move_on_after(bound) as scope:
-                    await transport.send(frame)
-                if scope.cancelled_caught:
-                    self._park(
-                        ConnectionDeadError(
-                            f"a frame could not be sent within {bound:g} s: "
-                            "the server stopped reading",
-                            self.request_id,
-                        )
-                    )
+                if not await self._write(frame):
                     break
-                self._frames_sent += 1
-        except TransportClosed:
-            pass  # the reader sees the close and parks the right error
         finally:
             self._out_recv.close()
             self._writer_done.set()
@@ -451,10 +633,55 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 # The connection is unusable: stop the reader too.
                 await self._abort_transport()
 
+    async def _write(self, frame: str | bytes) -> bool:
+        """Send one frame, across reconnections; False when writing must stop."""
+        is_media = frame.__class__ is bytes
+        if is_media:
+            self._before_media_sent(frame)  # type: ignore[arg-type]
+        send_timeout = self._options.send_timeout
+        bound = math.inf if send_timeout is None else send_timeout
+        while True:
+            transport = self._transport
+            with trio.move_on_after(bound) as scope:
+                try:
+                    await transport.send(frame)
+                except TransportClosed:
+                    if self._policy is None or not await self._wait_for_new_transport(transport):
+                        return False
+                    if is_media or frame == self._keepalive_frame:
+                        return True  # audio is replayed by _resume; a KeepAlive is moot
+                    continue  # a control message goes again on the new connection
+            if not scope.cancelled_caught:
+                self._frames_sent += 1
+                return True
+            dead = ConnectionDeadError(
+                f"a frame could not be sent within {bound:g} s: the server stopped reading",
+                transport.request_id,
+            )
+            if self._policy is None or self._state is not SessionState.OPEN:
+                self._park(dead)
+                return False
+            self._dead = dead  # the reader reports it when the connection ends
+            await self._abort_transport()
+            if not await self._wait_for_new_transport(transport):
+                return False
+            if is_media:
+                return True
+
+    async def _wait_for_new_transport(self, old: Transport) -> bool:
+        """Wait until the reader replaced ``old``; False if the session ended instead."""
+        while self._transport is old:
+            if self._reader_done.is_set():
+                return False
+            await self._transport_changed.wait()  # set on a new connection or the reader's end
+        return True
+
     async def _abort_transport(self) -> None:
+        transport = self._transport
         with trio.CancelScope(shield=True):
             with trio.move_on_after(0.5):
-                await self._transport.aclose(1011, "dgtrio: connection dead")
+                await transport.aclose(1011, "dgtrio: connection dead")
+            await transport.aclose_stream()
 
     # ------------------------------------------------------ requests and acks
 
@@ -539,6 +766,40 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 await self._abort_transport()
                 return
 
+    async def _watchdog(self, timeout: float) -> None:
+        """Declare the connection dead when it stops answering.
+
+        Two cases: audio kept flowing for ``timeout`` seconds without a single
+        reply (pauses between utterances, when nothing is sent, do not count),
+        or the close message got no reply within ``timeout``.
+        """
+        while self._state is SessionState.OPEN:
+            now = trio.current_time()
+            closing = self._awaiting_close
+            flowing = self._awaiting_reply is not None and self._unanswered_flow >= timeout
+            drained = closing is not None and now - closing >= timeout
+            if not (flowing or drained):
+                # The earliest moment either could become true.
+                wake = now + max(timeout - self._unanswered_flow, _FLOW_GAP)
+                if closing is not None:
+                    wake = min(wake, closing + timeout)
+                await trio.sleep_until(wake)
+                continue
+            self._awaiting_reply = self._awaiting_close = None
+            what = "audio" if flowing else "the close message"
+            dead = ConnectionDeadError(
+                f"{what} got no reply from the server for {timeout:g} s", self.request_id
+            )
+            transport = self._transport
+            if self._policy is None:
+                self._park(dead)
+                await self._abort_transport()
+                return
+            self._dead = dead  # the reader reconnects and reports it
+            await self._abort_transport()
+            if not await self._wait_for_new_transport(transport):
+                return
+
     # --------------------------------------------------------------- closing
 
     async def aclose(self) -> None:
@@ -556,6 +817,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             await trio.lowlevel.checkpoint()
             return
         self._discard_events = True
+        if self._reconnect_scope is not None:
+            self._reconnect_scope.cancel()  # no new connection for a session that is closing
         if not graceful:
             self._prompt_close = True
         timeout = self._options.close_timeout
@@ -581,6 +844,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             await self._transport.aclose_stream()
         self._state = SessionState.CLOSED
         self._events_recv.close()
+        self._nursery = None
 
     async def _begin_graceful_close(self) -> None:
         """Send the close message unless it was sent or cannot be sent."""
@@ -598,6 +862,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         """
 
     def _start(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery  # for new connections; dropped when the session closes
         nursery.start_soon(self._reader, name=f"{type(self).__name__} reader")
         nursery.start_soon(self._writer, name=f"{type(self).__name__} writer")
         options = self._options
@@ -605,6 +870,14 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             nursery.start_soon(self._keepalive_loop, options.keepalive_interval)
         if options.ping_interval is not None:
             nursery.start_soon(self._ping_loop, options.ping_interval, options.ping_timeout)
+        if options.response_timeout is not None:
+            nursery.start_soon(self._watchdog, options.response_timeout)
+
+
+def _note(error: BaseException, text: str) -> None:
+    add_note = getattr(error, "add_note", None)  # Python 3.11+
+    if add_note is not None:
+        add_note(text)
 
 
 def _reraise(error: BaseException) -> NoReturn:
@@ -668,6 +941,7 @@ async def open_session(
                 max_message_size=options.max_message_size,
             )
             session = session_class(transport, options)
+            session._headers = list(headers)
             session._start(nursery)
             try:
                 await session._after_open()

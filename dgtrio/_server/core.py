@@ -13,6 +13,7 @@ may want to break can be scheduled with :meth:`DeepgramServer.inject`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections import deque
@@ -330,6 +331,14 @@ class ServerConnection:
         self._record_close(1006, None)
         await trio.aclose_forcefully(self._stream.inner)
 
+    async def drop(self, *, mid_frame: bool = False) -> None:
+        """Drop the TCP connection; with ``mid_frame``, first send half a websocket frame."""
+        if mid_frame:
+            # A text frame header announcing 100 bytes, then 10 of them.
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+                await self._stream.inner.send_all(b"\x81\x64" + b'{"type":"R')
+        await self.abort()
+
     def _record_close(self, code: int | None, reason: str | None) -> None:
         if self.close_code is None:
             self.close_code, self.close_reason = code, reason
@@ -354,10 +363,7 @@ class ServerConnection:
                 await self.close(fault.code, fault.reason or None)
                 raise _StopHandler
             elif isinstance(fault, DropConnection):
-                if fault.mid_frame:
-                    # A text frame header announcing 100 bytes, then 10 of them.
-                    await self._stream.inner.send_all(b"\x81\x64" + b'{"type":"R')
-                await self.abort()
+                await self.drop(mid_frame=fault.mid_frame)
                 raise _StopHandler
             elif isinstance(fault, Stall):
                 self.stall(reading=fault.reading, writing=fault.writing)

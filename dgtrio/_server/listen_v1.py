@@ -5,7 +5,8 @@ What it does, as the service does:
 * audio in ``linear16``, ``mulaw`` or ``alaw`` at any rate, or WAV detected
   from its header when no ``encoding`` is given; other codecs close the
   stream with 1008 ``DATA-0000`` (this server cannot decode them);
-* interim Results (with ``interim_results``), final Results with
+* interim Results (with ``interim_results``; at least one per second of
+  audio, empty in silence, as the service sends them), final Results with
   ``speech_final`` at endpoints, ``SpeechStarted`` (with ``vad_events``),
   ``UtteranceEnd`` (with ``utterance_end_ms``);
 * ``Finalize`` answers with a ``from_finalize`` Results when audio is
@@ -67,7 +68,7 @@ from .core import (
     check_str,
     register_endpoint,
 )
-from .engines import Hypothesis, Recognizer, RecognizerOptions, SpeechBegan
+from .engines import Hypothesis, RecognizedWord, Recognizer, RecognizerOptions, SpeechBegan
 
 __all__ = ["NET_0001_REASON", "serve_listen_v1"]
 
@@ -78,6 +79,8 @@ NET_0001_REASON = (
 )
 _DATA_0000_EMPTY = "DATA-0000: received an empty binary frame (an empty frame ends nothing)"
 _RAW_ENCODINGS = ("linear16", "mulaw", "alaw")
+#: With interim results, at most this much audio passes without a Results.
+_INTERIM_PERIOD = 1.0
 _MODEL_UUID = "0d1b6e3a-5f1e-4c39-9d8b-7f3a0c2b4e11"
 
 
@@ -183,6 +186,8 @@ class _Channel:
         self.heard_since_final = False
         self.last_word_end: float | None = None
         self.utterance_end_sent = True
+        self.partial: tuple[RecognizedWord, ...] = ()  # words of the utterance in progress
+        self.last_result_at = 0.0  # audio time of the last Results sent
 
 
 class _ListenV1:
@@ -286,7 +291,21 @@ class _ListenV1:
             channel.audio_time += len(samples) / 2 / (self.sample_rate or 16000)
             channel.heard_since_final = True
             await self._events(channel, await channel.recognizer.feed(samples))
+            await self._heartbeat(channel)
         return True
+
+    async def _heartbeat(self, channel: _Channel) -> None:
+        """With interim results, the service answers about once a second of audio.
+
+        Even in silence it sends (empty) interim results; so does this server,
+        repeating the words of the utterance in progress, if any.
+        """
+        if not self.options.interim_results:
+            return
+        if channel.audio_time - channel.last_result_at >= _INTERIM_PERIOD:
+            hypothesis = Hypothesis(channel.partial, False, False, channel.audio_time)
+            await self.conn.send(self._results(channel, hypothesis, is_final=False))
+            channel.last_result_at = channel.audio_time
 
     def _split(self, pcm: bytes) -> list[bytes]:
         count = self.source_channels
@@ -337,9 +356,13 @@ class _ListenV1:
                 channel.last_word_end = max(w.end for w in event.words)
                 channel.utterance_end_sent = False
             if not event.final:
+                channel.partial = event.words
                 if options.interim_results:
                     await self.conn.send(self._results(channel, event, is_final=False))
+                    channel.last_result_at = channel.audio_time
                 continue
+            channel.partial = ()
+            channel.last_result_at = channel.audio_time
             is_from_finalize = finalize and not event.end_of_speech
             await self.conn.send(
                 self._results(

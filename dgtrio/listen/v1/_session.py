@@ -6,11 +6,18 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from urllib.parse import parse_qsl, urlsplit
+
+import attrs
+
+from ..._audio import bytes_per_sample, parse_wav_header
 from ..._errors import ConfigurationError, RequestError, SessionClosedError
-from ..._options import RequestOptions
+from ..._options import RequestOptions, SessionOptions
 from ..._protocol import Ack, ProtocolState
 from ..._query import Scalar
+from ..._reconnect import ReconnectPolicy, ReplayBuffer
 from ..._session import _TIMED_OUT, Session
+from ..._transport import Transport
 from ._messages import (
     SCHEMA,
     CloseStream,
@@ -22,6 +29,8 @@ from ._messages import (
     ListenV1ControlMessage,
     ListenV1Event,
     Results,
+    SpeechStarted,
+    UtteranceEnd,
 )
 
 if TYPE_CHECKING:
@@ -66,12 +75,94 @@ class ListenV1Session(Session[ListenV1Event]):
     :class:`~dgtrio.UnknownMessage`; send audio with :meth:`send_media`.
     A ``KeepAlive`` goes out by itself after ``keepalive_interval`` seconds
     (default 4) without an outgoing frame.
+
+    With a :class:`~dgtrio.ReconnectPolicy`, audio not yet covered by a final
+    result is kept (up to ``replay_seconds``) and sent again first on a new
+    connection, and every timestamp from the new connection is moved onto the
+    session's continuous timeline. Raw audio (``encoding`` and
+    ``sample_rate`` given) and WAV are replayed exactly; for other containers
+    nothing can be replayed and the timeline continues from the last final.
     """
 
     path: ClassVar[str] = "/v1/listen"
     schema = SCHEMA
     protocol_class = ListenV1Protocol
     default_keepalive_interval: ClassVar[float | None] = 4.0
+
+    def __init__(self, transport: Transport, options: SessionOptions) -> None:
+        super().__init__(transport, options)
+        self._format = _AudioFormat.from_url(transport.url)
+        policy = options.reconnect
+        self._replay: ReplayBuffer | None = None
+        if policy is not None and policy.replay_seconds > 0:
+            self._replay = ReplayBuffer(int(policy.replay_seconds * 48000 * 4 * 8))
+            if self._format.bytes_per_second:
+                self._replay.limit = int(policy.replay_seconds * self._format.bytes_per_second)
+        self._header = b""  # containerized audio: the bytes before the samples
+        self._header_done = self._format.bytes_per_second is not None
+        self._finalized_until = 0.0
+        self._reported_overflow = 0
+        self._last_replayed = 0.0
+
+    # -- reconnection (rule 7 of dgtrio._session)
+
+    def _before_media_sent(self, data: bytes) -> None:
+        replay = self._replay
+        if replay is None:
+            return
+        if not self._header_done:
+            self._header += data
+            try:
+                info = parse_wav_header(self._header[:65536])
+            except ValueError as exc:
+                if "incomplete" not in str(exc) and len(self._header) < 65536:
+                    self._header_done = True  # not WAV: nothing we can replay exactly
+                    self._header, self._replay = b"", None
+                return
+            self._header_done = True
+            data, self._header = self._header[info.data_offset :], self._header[: info.data_offset]
+            width = max(info.bits_per_sample // 8, 1)
+            self._format = _AudioFormat(info.sample_rate * info.channels * width, width * info.channels)
+            if self._options.reconnect is not None:
+                seconds = self._options.reconnect.replay_seconds
+                replay.limit = int(seconds * info.sample_rate * info.channels * width)
+            if not data:
+                return
+        replay.append(data)
+
+    def _observe(self, event: Any) -> object:
+        if event.__class__ is Results and event.is_final:
+            end = event.start + event.duration
+            if end > self._finalized_until:
+                self._finalized_until = end
+                if self._replay is not None and self._format.bytes_per_second:
+                    self._replay.release(self._format.position(end))
+        return None
+
+    def _shift(self, event: Any, offset: float) -> Any:
+        return _shift_event(event, offset)
+
+    async def _resume(self, transport: Transport) -> list[Any]:
+        replay, rate = self._replay, self._format.bytes_per_second
+        if replay is None or not rate:
+            self._time_offset = self._finalized_until  # best effort: nothing to replay
+            self._last_replayed = 0.0
+        else:
+            self._time_offset = replay.start / rate
+            if self._header:
+                await transport.send(self._header)
+            for chunk in replay.chunks():
+                await transport.send(chunk)
+            self._last_replayed = len(replay) / rate
+        return await super()._resume(transport)
+
+    def _replay_report(self) -> tuple[float, float]:
+        replay, rate = self._replay, self._format.bytes_per_second
+        if replay is None or not rate:
+            return (0.0, 0.0)
+        lost = (replay.overflowed - self._reported_overflow) / rate
+        self._reported_overflow = replay.overflowed
+        return (self._last_replayed, lost)
 
     async def send_control(
         self, message: KeepAlive | Finalize | CloseStream | Configure | ListenV1ControlMessage
@@ -157,6 +248,55 @@ def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+@attrs.frozen
+class _AudioFormat:
+    """How many bytes a second of the session's audio takes, when that is known."""
+
+    bytes_per_second: int | None
+    frame_size: int = 1
+
+    @classmethod
+    def from_url(cls, url: str) -> _AudioFormat:
+        query = dict(parse_qsl(urlsplit(url).query))
+        encoding, rate = query.get("encoding"), query.get("sample_rate")
+        try:
+            width = bytes_per_sample(encoding or "")
+            channels = int(query.get("channels") or 1)
+            return cls(width * channels * int(rate or ""), width * channels)
+        except ValueError:
+            return cls(None)
+
+    def position(self, seconds: float) -> int:
+        """The byte offset of ``seconds`` of audio, on a sample frame boundary."""
+        assert self.bytes_per_second is not None
+        offset = int(seconds * self.bytes_per_second)
+        return offset - offset % self.frame_size
+
+
+def _shift_event(event: Any, offset: float) -> Any:
+    """Move a /v1/listen event's timestamps by ``offset`` seconds."""
+    cls = event.__class__
+    if cls is Results:
+        channel = event.channel
+        alternatives = tuple(
+            attrs.evolve(
+                alt,
+                words=tuple(
+                    attrs.evolve(w, start=w.start + offset, end=w.end + offset) for w in alt.words
+                ),
+            )
+            for alt in channel.alternatives
+        )
+        return attrs.evolve(
+            event, start=event.start + offset, channel=attrs.evolve(channel, alternatives=alternatives)
+        )
+    if cls is UtteranceEnd:
+        return attrs.evolve(event, last_word_end=event.last_word_end + offset)
+    if cls is SpeechStarted:
+        return attrs.evolve(event, timestamp=event.timestamp + offset)
+    return event
+
+
 class ListenV1Client:
     """``client.listen.v1``: opens ``/v1/listen`` sessions."""
 
@@ -199,6 +339,7 @@ class ListenV1Client:
         version: str | None = None,
         authorization: str | None = None,
         request_options: RequestOptions | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> AbstractAsyncContextManager[ListenV1Session]:
         """Open a live transcription session.
 
@@ -246,6 +387,8 @@ class ListenV1Client:
                 connection (e.g. ``"Token ..."`` or ``"Bearer ..."``).
             request_options: Extra headers and query parameters, timeouts and
                 session tuning; see :class:`~dgtrio.RequestOptions`.
+            reconnect: Reconnect on transient failures, replaying unfinalized
+                audio; off by default. See :class:`~dgtrio.ReconnectPolicy`.
 
         Raises:
             ConfigurationError: Contradictory or invalid parameters.
@@ -295,4 +438,5 @@ class ListenV1Client:
             params,
             authorization=authorization,
             request_options=request_options,
+            reconnect=reconnect,
         )
