@@ -33,7 +33,7 @@ from ._errors import (
 )
 from ._events import EventType
 from ._options import RequestOptions
-from ._reconnect import ReconnectPolicy, Reconnected, Reconnecting
+from ._reconnect import Reconnected, Reconnecting, ReconnectPolicy
 from ._session import Session, SessionState, SessionStatistics
 
 __all__ = [

@@ -128,7 +128,9 @@ ReconnectHook = Callable[[Reconnecting], "Awaitable[str | bool | None] | str | b
 
 def _positive(_: Any, attribute: attrs.Attribute[Any], value: float) -> None:
     if value <= 0:
-        raise ConfigurationError(f"ReconnectPolicy.{attribute.name} must be positive, got {value!r}")
+        raise ConfigurationError(
+            f"ReconnectPolicy.{attribute.name} must be positive, got {value!r}"
+        )
 
 
 @attrs.frozen

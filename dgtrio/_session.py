@@ -70,7 +70,7 @@ from ._errors import (
 from ._events import CallbackMixin
 from ._options import SessionOptions
 from ._protocol import Ack, ProtocolState
-from ._reconnect import ReconnectPolicy, Reconnected, Reconnecting, is_retryable
+from ._reconnect import Reconnected, Reconnecting, ReconnectPolicy, is_retryable
 from ._transport import Transport, TransportClosed, open_transport
 
 __all__ = ["Session", "SessionState", "SessionStatistics", "open_session"]
@@ -421,7 +421,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     async def _reconnect(self, cause: DeepgramError) -> bool:
         """Dial again after a transient failure (rule 7); False when giving up."""
         policy = self._policy
-        assert policy is not None and self._nursery is not None
+        assert policy is not None
+        assert self._nursery is not None
         now = trio.current_time()
         if now - self._connected_at < policy.min_uptime:
             self._failures += 1  # a short-lived connection is a failed attempt too
@@ -443,7 +444,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 delay = policy.delay(attempt)
                 announcement = Reconnecting(attempt, delay, cause)
                 await self._deliver(announcement)
-                logger.debug("%r: reconnecting in %.3g s (attempt %d): %s", self, delay, attempt, cause)
+                logger.debug(
+                    "%r: reconnecting in %.3g s (attempt %d): %s", self, delay, attempt, cause
+                )
                 await trio.sleep(delay)
                 if policy.on_reconnect is not None:
                     decision = policy.on_reconnect(announcement)
@@ -766,29 +769,29 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 await self._abort_transport()
                 return
 
-    async def _watchdog(self, timeout: float) -> None:
+    async def _watchdog(self, limit: float) -> None:
         """Declare the connection dead when it stops answering.
 
-        Two cases: audio kept flowing for ``timeout`` seconds without a single
+        Two cases: audio kept flowing for ``limit`` seconds without a single
         reply (pauses between utterances, when nothing is sent, do not count),
-        or the close message got no reply within ``timeout``.
+        or the close message got no reply within ``limit``.
         """
         while self._state is SessionState.OPEN:
             now = trio.current_time()
             closing = self._awaiting_close
-            flowing = self._awaiting_reply is not None and self._unanswered_flow >= timeout
-            drained = closing is not None and now - closing >= timeout
+            flowing = self._awaiting_reply is not None and self._unanswered_flow >= limit
+            drained = closing is not None and now - closing >= limit
             if not (flowing or drained):
                 # The earliest moment either could become true.
-                wake = now + max(timeout - self._unanswered_flow, _FLOW_GAP)
+                wake = now + max(limit - self._unanswered_flow, _FLOW_GAP)
                 if closing is not None:
-                    wake = min(wake, closing + timeout)
+                    wake = min(wake, closing + limit)
                 await trio.sleep_until(wake)
                 continue
             self._awaiting_reply = self._awaiting_close = None
             what = "audio" if flowing else "the close message"
             dead = ConnectionDeadError(
-                f"{what} got no reply from the server for {timeout:g} s", self.request_id
+                f"{what} got no reply from the server for {limit:g} s", self.request_id
             )
             transport = self._transport
             if self._policy is None:

@@ -10,13 +10,13 @@ import trio.testing
 
 from dgtrio import (
     ConnectionClosedError,
-    DeepgramError,
     ConnectionDeadError,
     DeepgramClient,
+    DeepgramError,
     HandshakeError,
-    ReconnectPolicy,
     Reconnected,
     Reconnecting,
+    ReconnectPolicy,
 )
 from dgtrio._audio import wav_header
 from dgtrio.listen.v1 import Results
@@ -49,23 +49,27 @@ async def converse(
         audio = wav_header(encoding="linear16", sample_rate=16000, data_size=len(audio)) + audio
         connect = {"model": "nova-3"}
     events: list[Any] = []
-    async with client.listen.v1.connect(
-        **connect, reconnect=policy, request_options=options or {}  # type: ignore[arg-type]
-    ) as session:
-        async with trio.open_nursery() as nursery:
+    async with (
+        client.listen.v1.connect(
+            **connect,
+            reconnect=policy,
+            request_options=options or {},  # type: ignore[arg-type]
+        ) as session,
+        trio.open_nursery() as nursery,
+    ):
 
-            async def pump() -> None:
-                try:
-                    for offset in range(0, len(audio), 640):
-                        await session.send_media(audio[offset : offset + 640])
-                        await trio.sleep(0.02)
-                    await session.close_stream()
-                except DeepgramError:
-                    pass  # the reading side reports the failure
+        async def pump() -> None:
+            try:
+                for offset in range(0, len(audio), 640):
+                    await session.send_media(audio[offset : offset + 640])
+                    await trio.sleep(0.02)
+                await session.close_stream()
+            except DeepgramError:
+                pass  # the reading side reports the failure
 
-            nursery.start_soon(pump)
-            async for event in session:
-                events.append(event)
+        nursery.start_soon(pump)
+        async for event in session:
+            events.append(event)
     return events
 
 
@@ -87,7 +91,9 @@ async def baseline(client: DeepgramClient, autojump_clock: trio.testing.MockCloc
     [
         DropConnection(after=2),
         DropConnection(after=3, mid_frame=True),
-        CloseConnection(1011, "Deepgram did not provide a response. See https://dpgr.am/net0000", after=2),
+        CloseConnection(
+            1011, "Deepgram did not provide a response. See https://dpgr.am/net0000", after=2
+        ),
         CloseConnection(1012, "service restart", after=3),
     ],
     ids=["drop", "drop-mid-frame", "1011-NET-0000", "1012"],
@@ -200,7 +206,9 @@ async def test_the_hook_can_refresh_credentials_or_veto(
 
     client = DeepgramClient(API_KEY, environment=server.environment)
     server.inject(DropConnection(after=2))
-    events = await converse(client, policy=ReconnectPolicy(jitter=lambda: 0.0, on_reconnect=refresh))
+    events = await converse(
+        client, policy=ReconnectPolicy(jitter=lambda: 0.0, on_reconnect=refresh)
+    )
     assert len(seen) == 1
     assert server.last.handshake.headers["authorization"] == "Bearer fresh-token"
     assert "fresh-token" not in repr(events)

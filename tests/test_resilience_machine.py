@@ -23,7 +23,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
-from dgtrio import ReconnectPolicy, Reconnected, Reconnecting
+from dgtrio import Reconnected, Reconnecting, ReconnectPolicy
 from dgtrio._server.fake_speech import decode_words
 from dgtrio.listen.v1 import Metadata, Results
 from dgtrio.testing import open_fake_deepgram, speech
@@ -66,57 +66,63 @@ class ListenResilience(RuleBasedStateMachine):
         audio = bytearray()
         events: list[Any] = []
         faults = 0
+        recovered = trio.Event()
         async with open_fake_deepgram() as server:
             client = server.client()
-            async with client.listen.v1.connect(
-                model="nova-3",
-                encoding="linear16",
-                sample_rate=RATE,
-                interim_results=True,
-                reconnect=policy,
-                request_options={"response_timeout": WATCHDOG},
-            ) as session:
-                async with trio.open_nursery() as nursery:
+            async with (
+                client.listen.v1.connect(
+                    model="nova-3",
+                    encoding="linear16",
+                    sample_rate=RATE,
+                    interim_results=True,
+                    reconnect=policy,
+                    request_options={"response_timeout": WATCHDOG},
+                ) as session,
+                trio.open_nursery() as nursery,
+            ):
 
-                    async def collect() -> None:
-                        async for event in session:
-                            events.append(event)
+                async def collect() -> None:
+                    async for event in session:
+                        events.append(event)
+                        if isinstance(event, Reconnected):
+                            recovered.set()
 
-                    nursery.start_soon(collect)
-                    for step in self.steps:
-                        if step[0] == "say":
-                            pcm = speech(step[1], sample_rate=RATE, trailing_silence=0.4)
-                            audio += pcm
-                            for i in range(0, len(pcm), step[2]):
-                                await session.send_media(pcm[i : i + step[2]])
-                                await trio.sleep(step[2] / (2 * RATE))
-                        elif step[0] == "pause":
-                            await trio.sleep(step[1])
-                        elif step[0] == "finalize":
-                            await session.finalize(timeout=1)
+                nursery.start_soon(collect)
+                for step in self.steps:
+                    if step[0] == "say":
+                        pcm = speech(step[1], sample_rate=RATE, trailing_silence=0.4)
+                        audio += pcm
+                        for i in range(0, len(pcm), step[2]):
+                            await session.send_media(pcm[i : i + step[2]])
+                            await trio.sleep(step[2] / (2 * RATE))
+                    elif step[0] == "pause":
+                        await trio.sleep(step[1])
+                    elif step[0] == "finalize":
+                        await session.finalize(timeout=1)
+                    else:
+                        # Break the live connection once the last recovery is complete.
+                        with trio.fail_after(120):
+                            while sum(isinstance(e, Reconnected) for e in events) < faults:
+                                recovered = trio.Event()
+                                await recovered.wait()
+                        connection = server.last
+                        faults += 1
+                        if step[1] == "drop":
+                            await connection.drop()
+                        elif step[1] == "drop-mid-frame":
+                            await connection.drop(mid_frame=True)
+                        elif step[1] == "close-1011":
+                            await connection.close(1011, "See https://dpgr.am/net0000")
+                        elif step[1] == "close-1012":
+                            await connection.close(1012, "restart")
                         else:
-                            # Break the live connection once the last recovery is complete.
-                            with trio.fail_after(120):
-                                while sum(isinstance(e, Reconnected) for e in events) < faults:
-                                    await trio.sleep(0.05)
-                            connection = server.last
-                            faults += 1
-                            if step[1] == "drop":
-                                await connection.drop()
-                            elif step[1] == "drop-mid-frame":
-                                await connection.drop(mid_frame=True)
-                            elif step[1] == "close-1011":
-                                await connection.close(1011, "See https://dpgr.am/net0000")
-                            elif step[1] == "close-1012":
-                                await connection.close(1012, "restart")
-                            else:
-                                # Replies stop; keep audio flowing past the watchdog's window.
-                                connection.stall(reading=False, writing=True)
-                                for _ in range(int((WATCHDOG + 0.5) / 0.02)):
-                                    await session.send_media(bytes(640))
-                                    audio += bytes(640)
-                                    await trio.sleep(0.02)
-                    await session.close_stream()
+                            # Replies stop; keep audio flowing past the watchdog's window.
+                            connection.stall(reading=False, writing=True)
+                            for _ in range(int((WATCHDOG + 0.5) / 0.02)):
+                                await session.send_media(bytes(640))
+                                audio += bytes(640)
+                                await trio.sleep(0.02)
+                await session.close_stream()
             await trio.testing.wait_all_tasks_blocked()
         assert trio.current_time() < 600, "the program took implausibly long"
 
@@ -142,6 +148,6 @@ class ListenResilience(RuleBasedStateMachine):
 TestListenResilience = ListenResilience.TestCase
 TestListenResilience.settings = settings(
     TestListenResilience.settings,
-    max_examples=max(25, settings.default.max_examples // 4),  # 250 with the "thorough" profile
+    max_examples=max(25, settings().max_examples // 4),  # 250 with the "thorough" profile
     stateful_step_count=8,
 )

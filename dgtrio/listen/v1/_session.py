@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
-
 from urllib.parse import parse_qsl, urlsplit
 
 import attrs
@@ -122,7 +121,9 @@ class ListenV1Session(Session[ListenV1Event]):
             self._header_done = True
             data, self._header = self._header[info.data_offset :], self._header[: info.data_offset]
             width = max(info.bits_per_sample // 8, 1)
-            self._format = _AudioFormat(info.sample_rate * info.channels * width, width * info.channels)
+            self._format = _AudioFormat(
+                info.sample_rate * info.channels * width, width * info.channels
+            )
             if self._options.reconnect is not None:
                 seconds = self._options.reconnect.replay_seconds
                 replay.limit = int(seconds * info.sample_rate * info.channels * width)
@@ -182,9 +183,7 @@ class ListenV1Session(Session[ListenV1Event]):
         """Send a ``KeepAlive`` now (normally not needed: it is automatic)."""
         await self._send_message(KeepAlive())
 
-    async def finalize(
-        self, channel: int | None = None, *, timeout: float = 5.0
-    ) -> Results | None:
+    async def finalize(self, channel: int | None = None, *, timeout: float = 5.0) -> Results | None:
         """Flush: ask for the buffered audio to be transcribed now.
 
         Everything sent before is transcribed first (frames are sent in
@@ -288,7 +287,9 @@ def _shift_event(event: Any, offset: float) -> Any:
             for alt in channel.alternatives
         )
         return attrs.evolve(
-            event, start=event.start + offset, channel=attrs.evolve(channel, alternatives=alternatives)
+            event,
+            start=event.start + offset,
+            channel=attrs.evolve(channel, alternatives=alternatives),
         )
     if cls is UtteranceEnd:
         return attrs.evolve(event, last_word_end=event.last_word_end + offset)
