@@ -34,10 +34,8 @@ SEED_NAMES = (
 
 
 def load_example(name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    # Until the facade re-exports them, lend the module the agent names (a no-op after).
     for seed_name in SEED_NAMES:
-        if not hasattr(sockets, seed_name):
-            monkeypatch.setattr(sockets, seed_name, getattr(agent_v1, seed_name), raising=False)
+        assert getattr(sockets, seed_name) is getattr(agent_v1, seed_name)  # exported
     spec = importlib.util.spec_from_file_location(f"seed_{name}", EXAMPLES / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

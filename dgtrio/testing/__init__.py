@@ -41,6 +41,16 @@ if sys.version_info < (3, 11):  # pragma: no cover
     from exceptiongroup import BaseExceptionGroup
 
 from .._audio import encode_from_pcm16
+from .._server.agent_v1 import (
+    AgentServerOptions,
+    CallFunction,
+    Conversation,
+    Reply,
+    Responder,
+    ResponderResult,
+    configure_agent,
+    echo_responder,
+)
 from .._server.core import (
     ClientGone,
     CloseConnection,
@@ -60,8 +70,11 @@ from .._server.fake_speech import decode_text, encode_text
 from .._session import _raise_single
 
 __all__ = [
+    "AgentServerOptions",
+    "CallFunction",
     "ClientGone",
     "CloseConnection",
+    "Conversation",
     "DeepgramServer",
     "DropConnection",
     "FakeEngine",
@@ -69,10 +82,15 @@ __all__ = [
     "HandshakeRecord",
     "Malformed",
     "RejectHandshake",
+    "Reply",
+    "Responder",
+    "ResponderResult",
     "SendFrames",
     "ServerConnection",
     "Stall",
+    "configure_agent",
     "decode_text",
+    "echo_responder",
     "open_fake_deepgram",
     "serve_deepgram",
     "speech",
@@ -121,6 +139,7 @@ async def serve_deepgram(
     access_tokens: Iterable[str] = (),
     idle_timeout: float = 10.0,
     strict_query: bool = True,
+    agent_responder: Responder | None = None,
 ) -> AsyncIterator[DeepgramServer]:
     """Run a :class:`DeepgramServer` with ``engine`` for the duration of the block.
 
@@ -138,6 +157,8 @@ async def serve_deepgram(
         idle_timeout=idle_timeout,
         strict_query=strict_query,
     )
+    if agent_responder is not None:
+        configure_agent(server, responder=agent_responder)
     body: BaseException | None = None
     try:
         async with trio.open_nursery() as nursery:
@@ -166,6 +187,7 @@ def open_fake_deepgram(
     idle_timeout: float = 10.0,
     strict_query: bool = True,
     engine: SpeechEngine | None = None,
+    agent_responder: Responder | None = None,
 ) -> AbstractAsyncContextManager[DeepgramServer]:
     """Run the deterministic fake Deepgram server on loopback for the block.
 
@@ -176,10 +198,15 @@ def open_fake_deepgram(
             some ``Authorization`` header is still required).
         access_tokens: Bearer tokens accepted.
         idle_timeout: Seconds without a client frame before ``/v1/listen``
-            closes with 1011 ``NET-0001`` (the service's 10 s).
+            closes with 1011 ``NET-0001`` (the service's 10 s); the agent
+            answers the same silence with ``CLIENT_MESSAGE_TIMEOUT``.
         strict_query: Refuse unknown query parameters with 400, as the
             service does.
         engine: Another :class:`~dgtrio._server.engines.SpeechEngine`.
+        agent_responder: What the voice agent on ``/v1/agent/converse``
+            answers: an async callable given the :class:`Conversation` so far,
+            returning the reply text or :class:`CallFunction` requests
+            (default: :func:`echo_responder`).
 
     Yields:
         The :class:`DeepgramServer`: ``server.client()`` gives a client for it,
@@ -193,4 +220,5 @@ def open_fake_deepgram(
         access_tokens=access_tokens,
         idle_timeout=idle_timeout,
         strict_query=strict_query,
+        agent_responder=agent_responder,
     )
