@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -28,27 +28,37 @@ class MediaMessage:
     data: bytes = attrs.field(converter=_to_bytes, repr=lambda d: f"<{len(d)} bytes>")
 
 
-@attrs.frozen(slots=False)
-class AudioChunk:
+class AudioChunk(bytes):
     """A binary frame of synthesized audio from the server (speak and agent sockets).
 
+    It *is* ``bytes`` (the raw audio, no container), so code written for the
+    official SDK, which tests ``isinstance(message, bytes)`` and writes the
+    message to a file, keeps working; it also knows its format.
+
+    Two chunks are equal when their bytes and their format are; a chunk and
+    plain ``bytes`` are equal when the bytes are.
+
     Attributes:
-        data: The raw audio, no container.
         encoding: The session's output encoding, e.g. ``"linear16"``.
         sample_rate: The session's output sample rate in Hz, when known.
     """
 
     type: ClassVar[str] = "Audio"
+    encoding: str
+    sample_rate: int | None
 
-    data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
-    encoding: str = "linear16"
-    sample_rate: int | None = None
+    def __new__(
+        cls, data: bytes = b"", encoding: str = "linear16", sample_rate: int | None = None
+    ) -> AudioChunk:
+        chunk = super().__new__(cls, data)
+        chunk.encoding = encoding
+        chunk.sample_rate = sample_rate
+        return chunk
 
-    def __bytes__(self) -> bytes:
-        return self.data
-
-    def __len__(self) -> int:
-        return len(self.data)
+    @property
+    def data(self) -> bytes:
+        """The audio as plain ``bytes``."""
+        return bytes(self)
 
     @property
     def duration(self) -> float | None:
@@ -56,4 +66,27 @@ class AudioChunk:
         width = {"linear16": 2, "mulaw": 1, "alaw": 1, "linear32": 4}.get(self.encoding)
         if width is None or not self.sample_rate:
             return None
-        return len(self.data) / (width * self.sample_rate)
+        return len(self) / (width * self.sample_rate)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AudioChunk):
+            return (
+                bytes.__eq__(self, other)
+                and self.encoding == other.encoding
+                and self.sample_rate == other.sample_rate
+            )
+        return bytes.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = bytes.__hash__
+
+    def __repr__(self) -> str:
+        return (
+            f"AudioChunk(<{len(self)} bytes>, encoding={self.encoding!r}, "
+            f"sample_rate={self.sample_rate!r})"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AudioChunk, (bytes(self), self.encoding, self.sample_rate))

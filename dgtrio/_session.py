@@ -60,11 +60,13 @@ if sys.version_info < (3, 11):  # pragma: no cover
 from ._codec import Schema, UnknownMessage
 from ._common import MediaMessage
 from ._errors import (
+    AckTimeoutError,
     ConnectionClosedError,
     ConnectionDeadError,
     DeepgramError,
     InternalError,
     MessageDecodeError,
+    ProtocolError,
     SessionClosedError,
 )
 from ._events import CallbackMixin
@@ -173,6 +175,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     keepalive_counts_media_only: ClassVar[bool] = False
     #: Default seconds of audio without a reply before the connection is dead (None: off).
     default_response_timeout: ClassVar[float | None] = None
+    #: The message the server greets with (Flux ``Connected``, the agent's ``Welcome``):
+    #: the session is handed out only once it arrived (None: no hello).
+    hello_class: ClassVar[type | None] = None
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         self._transport = transport
@@ -226,6 +231,10 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._awaiting_close: float | None = None  # when the close message went out, unanswered
         keepalive = self._protocol.keepalive_message
         self._keepalive_frame = None if keepalive is None else self.schema.serialize(keepalive)
+        self._hello: Any = None
+        self._hello_seen = trio.Event()  # the hello arrived, or the reader ended
+        #: When the opening (TCP, TLS, upgrade and hello) must be complete.
+        self._open_deadline = now + options.connect_timeout
         super().__init__()
 
     # ------------------------------------------------------------------ info
@@ -325,6 +334,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             finally:
                 self._reader_done.set()
                 self._transport_changed.set()
+                self._hello_seen.set()
                 self._fail_pending()
 
     async def _read_loop(self) -> None:
@@ -363,6 +373,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 event = self._binary_event(frame)  # type: ignore[arg-type]
             if self._time_offset:
                 event = self._shift(event, self._time_offset)
+            if self._hello is None and event.__class__ is self.hello_class:
+                self._hello = event
+                self._hello_seen.set()
             ack = protocol.received(event)
             if ack is not None:
                 self._resolve(ack)
@@ -372,7 +385,19 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             fatal = protocol.fatal(event)
             if fatal is not None:
                 self._park(fatal)
+                await self._read_until_closed(transport)
                 return None
+
+    async def _read_until_closed(self, transport: Transport) -> None:
+        """After a fatal event: read on briefly, only to learn the close code."""
+        with trio.move_on_after(1.0):
+            while True:
+                try:
+                    await transport.receive()
+                except TransportClosed as closed:
+                    self._close_code, self._close_reason = closed.code, closed.reason
+                    return
+                logger.debug("%r: frame after a fatal error ignored", self)
 
     async def _deliver(self, item: Any) -> None:
         if self._discard_events:
@@ -746,6 +771,10 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._last_keepalive = trio.current_time()
             try:
                 await self._send_message(message)
+            except SessionClosedError:
+                return
+            except ProtocolError:
+                continue  # not allowed yet (the agent's Settings come first): try later
             except DeepgramError:
                 return
             logger.debug("%r: sent %s after %.3g s idle", self, type(message).__name__, interval)
@@ -839,9 +868,15 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 self._out_send.close()
             if graceful:
                 await self._writer_done.wait()
+                if self._protocol.close_message is None and not self._reader_done.is_set():
+                    # Nothing to drain (the agent): everything is sent, close now.
+                    await self._transport.aclose(1000, None)
                 await self._reader_done.wait()
             await self._transport.aclose(1000, None)
         if scope.cancelled_caught:
+            # The server did not finish in time. That is not the caller's error:
+            # from here on, how the connection ends is ignored.
+            self._prompt_close = True
             logger.debug("%r: close did not finish within %g s", self, timeout)
         with trio.CancelScope(shield=True):
             await self._transport.aclose_stream()
@@ -860,9 +895,36 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     async def _after_open(self) -> None:
         """Run once the connection is open, before the caller gets the session.
 
-        Subclasses wait here for a server hello (Flux ``Connected``, the agent's
-        ``Welcome``) or perform a setup exchange.
+        By default, waits for the :attr:`hello_class` message when there is one;
+        subclasses add a setup exchange (the agent's Settings).
         """
+        if self.hello_class is not None:
+            await self._await_hello()
+
+    async def _await_hello(self) -> Any:
+        """Wait for the hello within what is left of ``connect_timeout``.
+
+        Raises:
+            AckTimeoutError: The hello did not come in time.
+            ConnectionClosedError: The server closed the connection first.
+            DeepgramError: The error the connection failed with first.
+        """
+        assert self.hello_class is not None
+        name = self.hello_class.__name__
+        with trio.move_on_at(self._open_deadline):
+            await self._hello_seen.wait()
+        if self._hello is not None:
+            return self._hello
+        if self._error is not None:
+            self._error_seen = True
+            raise self._error
+        if self._reader_done.is_set():
+            raise ConnectionClosedError(
+                self._close_code if self._close_code is not None else 1006,
+                self._close_reason or f"the server closed the connection before {name}",
+                self.request_id,
+            )
+        raise AckTimeoutError(name, self._options.connect_timeout)
 
     def _start(self, nursery: trio.Nursery) -> None:
         self._nursery = nursery  # for new connections; dropped when the session closes
@@ -933,6 +995,7 @@ async def open_session(
         HandshakeError: The server refused the upgrade.
     """
     body: BaseException | None = None
+    deadline = trio.current_time() + options.connect_timeout
     try:
         async with trio.open_nursery() as nursery:
             transport = await open_transport(
@@ -945,6 +1008,7 @@ async def open_session(
             )
             session = session_class(transport, options)
             session._headers = list(headers)
+            session._open_deadline = deadline
             session._start(nursery)
             try:
                 await session._after_open()

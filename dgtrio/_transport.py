@@ -20,6 +20,7 @@ Two things trio-websocket does not do for us, done here:
 from __future__ import annotations
 
 import ipaddress
+import logging
 import ssl
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -29,11 +30,14 @@ import attrs
 import trio
 import trio.lowlevel
 import trio_websocket
+from wsproto.utilities import LocalProtocolError
 
 from ._codec import loads
 from ._errors import ConfigurationError, ConnectError, HandshakeError
 
-__all__ = ["Transport", "TransportClosed", "is_loopback_host", "open_transport"]
+__all__ = ["ReaderGuard", "Transport", "TransportClosed", "is_loopback_host", "open_transport"]
+
+logger = logging.getLogger("dgtrio")
 
 
 class TransportClosed(Exception):
@@ -88,7 +92,7 @@ class _WatchedStream(trio.abc.Stream):
         await self.inner.aclose()
 
 
-class _ReaderGuard:
+class ReaderGuard:
     """Stands in for a nursery when trio-websocket starts its reader task.
 
     trio-websocket raises ``ConnectionRejected`` (and would raise any bug) from
@@ -96,6 +100,11 @@ class _ReaderGuard:
     out as an exception group. The guard runs the reader in the real nursery
     but records such an error instead, so :func:`open_transport` can raise one
     clear :class:`~dgtrio.HandshakeError`.
+
+    One error is not recorded: wsproto's ``LocalProtocolError`` when the peer's
+    ping arrives after our close frame went out (trio-websocket then tries to
+    answer it in the ``LOCAL_CLOSING`` state). The connection is ending anyway;
+    the reader stops and the close proceeds normally.
     """
 
     def __init__(self, nursery: trio.Nursery) -> None:
@@ -107,6 +116,8 @@ class _ReaderGuard:
         async def guarded() -> None:
             try:
                 await fn(*args)
+            except LocalProtocolError as exc:
+                logger.debug("websocket reader stopped while closing: %s", exc)
             except Exception as exc:
                 self.error = exc
                 self.failed.set()
@@ -127,7 +138,7 @@ class Transport:
     _ws: trio_websocket.WebSocketConnection
     url: str
     response_headers: Mapping[str, str]
-    _guard: _ReaderGuard
+    _guard: ReaderGuard
     _stream: trio.abc.Stream
 
     @property
@@ -262,7 +273,7 @@ async def _upgrade(
     max_message_size: int,
 ) -> Transport:
     watched = _WatchedStream(stream)
-    guard = _ReaderGuard(nursery)
+    guard = ReaderGuard(nursery)
     ws: trio_websocket.WebSocketConnection | None = None
     async with trio.open_nursery() as race:
 

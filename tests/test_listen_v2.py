@@ -388,6 +388,7 @@ async def test_an_unparsable_message_gets_a_fatal_error(
     assert info.value.code == "UNPARSABLE_CLIENT_MESSAGE"
     assert info.value.message is events[-1]
     assert server.last.close_code == 1005
+    assert session.close_code == 1005  # the reader read on, briefly, to learn it
 
 
 async def test_an_injected_error_ends_the_session_and_is_raised_on_exit(

@@ -28,6 +28,7 @@ import trio_websocket
 from .._client import DeepgramClient, DeepgramClientEnvironment
 from .._codec import Schema, UnknownMessage, dumps
 from .._errors import MessageDecodeError
+from .._transport import ReaderGuard
 from .engines import SpeechEngine
 
 __all__ = [
@@ -564,8 +565,9 @@ class DeepgramServer:
                 await trio.aclose_forcefully(raw)
 
     async def _handle_connection(self, nursery: trio.Nursery, stream: _ControlledStream) -> None:
+        guard = ReaderGuard(nursery)  # the close race must not take the server down
         with trio.move_on_after(self.close_timeout * 2) as scope:
-            request = await trio_websocket.wrap_server_stream(nursery, stream)
+            request = await trio_websocket.wrap_server_stream(guard, stream)  # type: ignore[arg-type]
         if scope.cancelled_caught:
             return
         parts = urlsplit(request.path)

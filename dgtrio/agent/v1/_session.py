@@ -41,7 +41,6 @@ import trio
 from ..._common import AudioChunk, MediaMessage
 from ..._errors import (
     AckTimeoutError,
-    ConnectionClosedError,
     DeepgramError,
     ProtocolError,
     ServerError,
@@ -208,14 +207,12 @@ class AgentV1Session(Session[AgentV1Event]):
     protocol_class = AgentV1Protocol
     default_keepalive_interval: ClassVar[float | None] = 8.0
     keepalive_counts_media_only: ClassVar[bool] = True
+    hello_class: ClassVar[type | None] = Welcome
 
     _protocol: AgentV1Protocol
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         super().__init__(transport, options)
-        self._welcome: Welcome | None = None
-        self._hello = trio.Event()  # Welcome arrived, or the reader ended
-        self._settings_sent = trio.Event()
         self._dispatcher = FunctionDispatcher(
             FunctionRegistry(), self.send_function_call_response, self
         )
@@ -225,7 +222,8 @@ class AgentV1Session(Session[AgentV1Event]):
     @property
     def welcome(self) -> Welcome | None:
         """The server's ``Welcome`` (always set once the session is handed over)."""
-        return self._welcome
+        welcome: Welcome | None = self._hello
+        return welcome
 
     @property
     def settings(self) -> Settings | None:
@@ -487,22 +485,13 @@ class AgentV1Session(Session[AgentV1Event]):
             raise SessionClosedError(f"the session ended before {what} arrived")
         return result
 
-    async def _send_message(self, message: Any) -> None:
-        await super()._send_message(message)
-        if isinstance(message, Settings):
-            self._settings_sent.set()
-
     def _binary_event(self, data: bytes) -> AudioChunk:
         protocol = self._protocol
         return AudioChunk(data, protocol.output_encoding, protocol.output_sample_rate)
 
     def _observe(self, event: Any) -> None:
         cls = event.__class__
-        if cls is Welcome:
-            if self._welcome is None:
-                self._welcome = event
-            self._hello.set()
-        elif cls is FunctionCallRequest:
+        if cls is FunctionCallRequest:
             self._dispatcher.dispatch(event)
         elif cls is FunctionCallCancelled:
             self._dispatcher.cancel(event)
@@ -512,44 +501,6 @@ class AgentV1Session(Session[AgentV1Event]):
         # exactly as long as the ``async with`` (rule 1 of dgtrio._session).
         self._dispatcher.start(nursery)
         super()._start(nursery)
-
-    async def _reader(self) -> None:
-        try:
-            await super()._reader()
-        finally:
-            self._hello.set()  # wake _after_open: no Welcome will come now
-
-    async def _after_open(self) -> None:
-        timeout = self._options.connect_timeout
-        with trio.move_on_after(timeout):
-            await self._hello.wait()
-        if self._welcome is not None:
-            return
-        error = self._error
-        if error is not None:
-            self._error_seen = True
-            raise error
-        if self._reader_done.is_set():
-            raise ConnectionClosedError(
-                self._close_code if self._close_code is not None else 1006,
-                self._close_reason or "the server closed the connection before Welcome",
-                self.request_id,
-            )
-        raise AckTimeoutError("Welcome", timeout)
-
-    async def _keepalive_loop(self, interval: float) -> None:
-        # Rule 3: nothing may precede Settings, a KeepAlive included.
-        await self._settings_sent.wait()
-        self._last_keepalive = max(self._last_keepalive, trio.current_time())
-        await super()._keepalive_loop(interval)
-
-    async def _begin_graceful_close(self) -> None:
-        # Rule 6: no close message; send what is queued, then close the websocket.
-        if self._reader_done.is_set():
-            return
-        self._out_send.close()
-        await self._writer_done.wait()
-        await self._transport.aclose(1000, None)
 
     async def _close(self, *, graceful: bool) -> None:
         self._dispatcher.close()

@@ -33,13 +33,9 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import trio
-
 from ..._codec import UnknownMessage
 from ..._errors import (
-    AckTimeoutError,
     ConfigurationError,
-    ConnectionClosedError,
     DeepgramError,
     RequestError,
     ServerError,
@@ -125,11 +121,10 @@ class ListenV2Session(Session[ListenV2Event]):
     schema = SCHEMA
     protocol_class = ListenV2Protocol
     default_ping_interval: ClassVar[float | None] = 10.0
+    hello_class: ClassVar[type | None] = Connected
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         super().__init__(transport, options)
-        self._connected: Connected | None = None
-        self._hello = trio.Event()  # set by Connected or by the end of the reader
         self._next_sequence_id = 0
         self._sequence_gaps = 0
 
@@ -138,7 +133,8 @@ class ListenV2Session(Session[ListenV2Event]):
     @property
     def connected(self) -> Connected | None:
         """The server's ``Connected`` message (set before the session is handed out)."""
-        return self._connected
+        connected: Connected | None = self._hello
+        return connected
 
     @property
     def sequence_gaps(self) -> int:
@@ -147,36 +143,7 @@ class ListenV2Session(Session[ListenV2Event]):
 
     # ----------------------------------------------------------- core hooks
 
-    def _start(self, nursery: trio.Nursery) -> None:
-        super()._start(nursery)
-        nursery.start_soon(self._hello_or_end, name="ListenV2Session hello watch")
-
-    async def _hello_or_end(self) -> None:
-        await self._reader_done.wait()
-        self._hello.set()
-
-    async def _after_open(self) -> None:
-        """Wait for ``Connected`` (rule: the caller gets a session the server set up)."""
-        timeout = self._options.connect_timeout
-        with trio.move_on_after(timeout):
-            await self._hello.wait()
-        if self._connected is not None:
-            return
-        if self._error is not None:
-            self._error_seen = True
-            raise self._error
-        if self._close_code is not None:
-            raise ConnectionClosedError(
-                self._close_code,
-                self._close_reason or "the server closed the connection before Connected",
-                self.request_id,
-            )
-        raise AckTimeoutError("Connected", timeout)
-
     def _observe(self, event: Any) -> None:
-        if event.__class__ is Connected and self._connected is None:
-            self._connected = event
-            self._hello.set()
         sequence_id = _sequence_id(event)
         if sequence_id is None:
             return
@@ -248,7 +215,7 @@ class ListenV2Session(Session[ListenV2Event]):
         keyterms: str | Sequence[str] | None = None,
         language_hints: Sequence[str] | None = None,
         numerals: bool | None = None,
-        timeout: float = 10.0,  # noqa: ASYNC109 (an answer timeout, as in listen v1)
+        timeout: float = 10.0,
     ) -> ConfigureSuccess:
         """Change settings mid-stream and wait for the server to apply them.
 
