@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import ssl
 import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import attrs
@@ -19,6 +20,11 @@ from ._query import QueryValue, encode_query
 from ._reconnect import ReconnectPolicy
 from ._session import Session, open_session
 from ._transport import is_loopback_host
+
+if TYPE_CHECKING:
+    from .agent import AgentClient
+    from .listen import ListenClient
+    from .speak import SpeakClient
 
 __all__ = ["AsyncDeepgramClient", "DeepgramClient", "DeepgramClientEnvironment"]
 
@@ -128,10 +134,6 @@ class DeepgramClient:
         ssl_context: ssl.SSLContext | None = None,
         session_id: str | None = None,
     ) -> None:
-        from .agent import AgentClient
-        from .listen import ListenClient
-        from .speak import SpeakClient
-
         if api_key is None and access_token is None:
             api_key = os.environ.get("DEEPGRAM_API_KEY") or None
         self._api_key = api_key
@@ -141,12 +143,30 @@ class DeepgramClient:
         self.allow_insecure = allow_insecure
         self.ssl_context = ssl_context
         self.session_id = session_id or str(uuid.uuid4())
-        #: ``/v1/listen`` and ``/v2/listen``.
-        self.listen = ListenClient(self)
-        #: ``/v1/speak``.
-        self.speak = SpeakClient(self)
-        #: ``/v1/agent/converse``.
-        self.agent = AgentClient(self)
+
+    # The socket namespaces import their modules on first use: a program that
+    # only transcribes does not pay for the agent's Settings tree.
+
+    @functools.cached_property
+    def listen(self) -> ListenClient:
+        """``/v1/listen`` and ``/v2/listen``: speech to text."""
+        from .listen import ListenClient
+
+        return ListenClient(self)
+
+    @functools.cached_property
+    def speak(self) -> SpeakClient:
+        """``/v1/speak``: text to speech."""
+        from .speak import SpeakClient
+
+        return SpeakClient(self)
+
+    @functools.cached_property
+    def agent(self) -> AgentClient:
+        """``/v1/agent/converse``: the voice agent."""
+        from .agent import AgentClient
+
+        return AgentClient(self)
 
     @property
     def has_credentials(self) -> bool:

@@ -89,6 +89,8 @@ _TIMED_OUT = object()
 _DROP = object()
 #: Longer gaps between audio frames are pauses, not flow (for the response watchdog).
 _FLOW_GAP = 0.5
+_SENT = object()
+_STUCK = object()
 
 
 class SessionState(enum.Enum):
@@ -233,6 +235,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._keepalive_frame = None if keepalive is None else self.schema.serialize(keepalive)
         self._hello: Any = None
         self._hello_seen = trio.Event()  # the hello arrived, or the reader ended
+        # The send path (rule 3): frames queued and not yet sent, the sends in
+        # flight (their shielded scopes and start times, for the send watchdog),
+        # and whether the current connection is usable (False while reconnecting).
+        self._queued = 0
+        self._in_flight: list[tuple[trio.CancelScope, float]] = []
+        self._transport_ok = True
         #: When the opening (TCP, TLS, upgrade and hello) must be complete.
         self._open_deadline = now + options.connect_timeout
         super().__init__()
@@ -348,6 +356,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 return
             if self._state is not SessionState.OPEN:
                 return  # the caller is leaving: no point in reconnecting
+            self._transport_ok = False
             if not await self._reconnect(error):
                 return
 
@@ -403,7 +412,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         if self._discard_events:
             self._events_discarded += 1
             return
-        await self._events_send.send(item)
+        try:
+            # The reader already yields in transport.receive(); when the
+            # channel has room, handing the event over needs no second yield.
+            self._events_send.send_nowait(item)
+        except trio.WouldBlock:
+            await self._events_send.send(item)
 
     def _binary_event(self, data: bytes) -> Any:
         """Turn a binary frame from the server into an event (subclasses override)."""
@@ -524,6 +538,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         if scope.cancelled_caught:
             return False  # the session is closing
         self._transport = transport
+        self._transport_ok = True
         self._connected_at = trio.current_time()
         self._reconnects += 1
         changed, self._transport_changed = self._transport_changed, trio.Event()
@@ -635,10 +650,92 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
 
     async def _enqueue(self, frame: str | bytes) -> None:
         self._last_activity = trio.current_time()
+        if not self._queued and not self._in_flight and self._transport_ok:
+            # Fast path: nothing is waiting, so sending from this task keeps the
+            # order; it saves the hop to the writer task for every audio frame.
+            # trio-websocket's FIFO send lock, taken before this task first
+            # yields, orders any frame queued meanwhile after this one.
+            await self._send_directly(frame)
+            return
+        self._queued += 1
         try:
             await self._out_send.send(frame)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._queued -= 1
             self._raise_closed()
+
+    async def _send_directly(self, frame: str | bytes) -> None:
+        is_media = frame.__class__ is bytes
+        if is_media:
+            self._before_media_sent(frame)  # type: ignore[arg-type]
+        transport = self._transport
+        outcome = await self._send_once(transport, frame)
+        if outcome is _SENT:
+            return
+        if outcome is _STUCK:
+            await self._declare_dead(transport)
+        if self._policy is None or self._state is not SessionState.OPEN:
+            if isinstance(outcome, TransportClosed):
+                raise self._closed_error(outcome.code, outcome.reason)
+            self._raise_closed()
+        if not is_media and frame != self._keepalive_frame:
+            # A control message goes again once the new connection is up; the
+            # writer does that. (Audio is replayed by _resume.)
+            self._queued += 1
+            await self._out_send.send(frame)
+
+    async def _send_once(self, transport: Transport, frame: str | bytes) -> object:
+        """One shielded attempt: ``_SENT``, ``_STUCK``, or the TransportClosed.
+
+        Shielded because a send cut in the middle would leave half a frame on
+        the wire; the send watchdog (``send_timeout``) can still cut it off.
+        """
+        with trio.CancelScope(shield=True) as scope:
+            entry = (scope, trio.current_time())
+            self._in_flight.append(entry)
+            try:
+                await transport.send(frame)
+            except TransportClosed as closed:
+                self._transport_ok = False
+                return closed
+            finally:
+                self._in_flight.remove(entry)
+        if scope.cancelled_caught:
+            return _STUCK
+        self._frames_sent += 1
+        return _SENT
+
+    async def _declare_dead(self, transport: Transport) -> None:
+        """A send was stuck past ``send_timeout``: the peer stopped reading."""
+        self._transport_ok = False
+        bound = self._options.send_timeout or 0.0
+        dead = ConnectionDeadError(
+            f"a frame could not be sent within {bound:g} s: the server stopped reading",
+            transport.request_id,
+        )
+        if self._policy is None or self._state is not SessionState.OPEN:
+            self._park(dead)
+        else:
+            self._dead = dead  # the reader reports it when the connection ends
+        await self._abort_transport()
+
+    async def _send_watchdog(self, bound: float) -> None:
+        """Cut off sends in flight for longer than ``bound`` (``send_timeout``).
+
+        A stamp per send and a task that wakes rarely, instead of a cancel
+        scope with a deadline around every frame.
+        """
+        while True:
+            if not self._in_flight:
+                await trio.sleep(bound / 2)
+                continue
+            scope, started = self._in_flight[0]
+            if trio.current_time() < started + bound:
+                await trio.sleep_until(started + bound)
+                continue
+            for scope, _ in list(self._in_flight):
+                scope.cancel()
+            await trio.lowlevel.checkpoint()
 
     def _raise_closed(self) -> NoReturn:
         if self._error is not None and isinstance(self._error, DeepgramError):
@@ -652,7 +749,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     async def _writer(self) -> None:
         try:
             async for frame in self._out_recv:
-                if not await self._write(frame):
+                sent = await self._write(frame)
+                self._queued -= 1
+                if not sent:
                     break
         finally:
             self._out_recv.close()
@@ -664,37 +763,27 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     async def _write(self, frame: str | bytes) -> bool:
         """Send one frame, across reconnections; False when writing must stop."""
         is_media = frame.__class__ is bytes
+        while not self._transport_ok:
+            # Reconnecting: record nothing for the replay until the new
+            # connection is up (_resume replays a snapshot of the buffer).
+            if not await self._wait_for_new_transport(self._transport):
+                return False
         if is_media:
             self._before_media_sent(frame)  # type: ignore[arg-type]
-        send_timeout = self._options.send_timeout
-        bound = math.inf if send_timeout is None else send_timeout
         while True:
             transport = self._transport
-            with trio.move_on_after(bound) as scope:
-                try:
-                    await transport.send(frame)
-                except TransportClosed:
-                    if self._policy is None or not await self._wait_for_new_transport(transport):
-                        return False
-                    if is_media or frame == self._keepalive_frame:
-                        return True  # audio is replayed by _resume; a KeepAlive is moot
-                    continue  # a control message goes again on the new connection
-            if not scope.cancelled_caught:
-                self._frames_sent += 1
+            outcome = await self._send_once(transport, frame)
+            if outcome is _SENT:
                 return True
-            dead = ConnectionDeadError(
-                f"a frame could not be sent within {bound:g} s: the server stopped reading",
-                transport.request_id,
-            )
+            if outcome is _STUCK:
+                await self._declare_dead(transport)
             if self._policy is None or self._state is not SessionState.OPEN:
-                self._park(dead)
                 return False
-            self._dead = dead  # the reader reports it when the connection ends
-            await self._abort_transport()
             if not await self._wait_for_new_transport(transport):
                 return False
-            if is_media:
-                return True
+            if is_media or frame == self._keepalive_frame:
+                return True  # audio is replayed by _resume; a KeepAlive is moot
+            # a control message goes again on the new connection
 
     async def _wait_for_new_transport(self, old: Transport) -> bool:
         """Wait until the reader replaced ``old``; False if the session ended instead."""
@@ -937,6 +1026,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             nursery.start_soon(self._ping_loop, options.ping_interval, options.ping_timeout)
         if options.response_timeout is not None:
             nursery.start_soon(self._watchdog, options.response_timeout)
+        if options.send_timeout is not None:
+            nursery.start_soon(self._send_watchdog, options.send_timeout)
 
 
 def _note(error: BaseException, text: str) -> None:

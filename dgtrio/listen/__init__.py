@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from .v1._session import ListenV1Client
-from .v2._session import ListenV2Client
 
 if TYPE_CHECKING:
     from .._client import DeepgramClient
+    from .v2._session import ListenV2Client
 
 __all__ = ["ListenClient"]
 
@@ -17,7 +18,13 @@ class ListenClient:
     """``client.listen``: the speech-to-text sockets."""
 
     def __init__(self, client: DeepgramClient) -> None:
+        self._client = client
         #: ``/v1/listen``: live transcription.
         self.v1 = ListenV1Client(client)
-        #: ``/v2/listen``: Flux conversational recognition.
-        self.v2 = ListenV2Client(client)
+
+    @functools.cached_property
+    def v2(self) -> ListenV2Client:
+        """``/v2/listen``: Flux conversational recognition."""
+        from .v2._session import ListenV2Client
+
+        return ListenV2Client(self._client)
