@@ -5,16 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
-from ..._audio import bytes_per_sample, parse_wav_header
 from ..._errors import ConfigurationError, RequestError, SessionClosedError
 from ..._options import RequestOptions, SessionOptions
 from ..._protocol import Ack, ProtocolState
 from ..._query import Scalar
-from ..._reconnect import ReconnectPolicy, ReplayBuffer
+from ..._reconnect import ReconnectPolicy
+from ..._replay import AudioReplay
 from ..._session import _TIMED_OUT, Session
 from ..._transport import Transport
 from ._messages import (
@@ -90,80 +89,27 @@ class ListenV1Session(Session[ListenV1Event]):
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         super().__init__(transport, options)
-        self._format = _AudioFormat.from_url(transport.url)
-        policy = options.reconnect
-        self._replay: ReplayBuffer | None = None
-        if policy is not None and policy.replay_seconds > 0:
-            self._replay = ReplayBuffer(int(policy.replay_seconds * 48000 * 4 * 8))
-            if self._format.bytes_per_second:
-                self._replay.limit = int(policy.replay_seconds * self._format.bytes_per_second)
-        self._header = b""  # containerized audio: the bytes before the samples
-        self._header_done = self._format.bytes_per_second is not None
-        self._finalized_until = 0.0
-        self._reported_overflow = 0
-        self._last_replayed = 0.0
+        self._replay = AudioReplay(transport.url, options.reconnect)
 
-    # -- reconnection (rule 7 of dgtrio._session)
+    # -- reconnection (rule 7 of dgtrio._session; the machinery is dgtrio._replay)
 
     def _before_media_sent(self, data: bytes) -> None:
-        replay = self._replay
-        if replay is None:
-            return
-        if not self._header_done:
-            self._header += data
-            try:
-                info = parse_wav_header(self._header[:65536])
-            except ValueError as exc:
-                if "incomplete" not in str(exc) and len(self._header) < 65536:
-                    self._header_done = True  # not WAV: nothing we can replay exactly
-                    self._header, self._replay = b"", None
-                return
-            self._header_done = True
-            data, self._header = self._header[info.data_offset :], self._header[: info.data_offset]
-            width = max(info.bits_per_sample // 8, 1)
-            self._format = _AudioFormat(
-                info.sample_rate * info.channels * width, width * info.channels
-            )
-            if self._options.reconnect is not None:
-                seconds = self._options.reconnect.replay_seconds
-                replay.limit = int(seconds * info.sample_rate * info.channels * width)
-            if not data:
-                return
-        replay.append(data)
+        self._replay.record(data)
 
     def _observe(self, event: Any) -> object:
         if event.__class__ is Results and event.is_final:
-            end = event.start + event.duration
-            if end > self._finalized_until:
-                self._finalized_until = end
-                if self._replay is not None and self._format.bytes_per_second:
-                    self._replay.release(self._format.position(end))
+            self._replay.finalized(event.start + event.duration)
         return None
 
     def _shift(self, event: Any, offset: float) -> Any:
         return _shift_event(event, offset)
 
     async def _resume(self, transport: Transport) -> list[Any]:
-        replay, rate = self._replay, self._format.bytes_per_second
-        if replay is None or not rate:
-            self._time_offset = self._finalized_until  # best effort: nothing to replay
-            self._last_replayed = 0.0
-        else:
-            self._time_offset = replay.start / rate
-            if self._header:
-                await transport.send(self._header)
-            for chunk in replay.chunks():
-                await transport.send(chunk)
-            self._last_replayed = len(replay) / rate
+        self._time_offset = await self._replay.resend(transport)
         return await super()._resume(transport)
 
     def _replay_report(self) -> tuple[float, float]:
-        replay, rate = self._replay, self._format.bytes_per_second
-        if replay is None or not rate:
-            return (0.0, 0.0)
-        lost = (replay.overflowed - self._reported_overflow) / rate
-        self._reported_overflow = replay.overflowed
-        return (self._last_replayed, lost)
+        return self._replay.report()
 
     async def send_control(
         self, message: KeepAlive | Finalize | CloseStream | Configure | ListenV1ControlMessage
@@ -245,31 +191,6 @@ async def _configure(session: Session[Any], message: Any, timeout: float) -> Any
 
 def _truthy(value: object) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-@attrs.frozen
-class _AudioFormat:
-    """How many bytes a second of the session's audio takes, when that is known."""
-
-    bytes_per_second: int | None
-    frame_size: int = 1
-
-    @classmethod
-    def from_url(cls, url: str) -> _AudioFormat:
-        query = dict(parse_qsl(urlsplit(url).query))
-        encoding, rate = query.get("encoding"), query.get("sample_rate")
-        try:
-            width = bytes_per_sample(encoding or "")
-            channels = int(query.get("channels") or 1)
-            return cls(width * channels * int(rate or ""), width * channels)
-        except ValueError:
-            return cls(None)
-
-    def position(self, seconds: float) -> int:
-        """The byte offset of ``seconds`` of audio, on a sample frame boundary."""
-        assert self.bytes_per_second is not None
-        offset = int(seconds * self.bytes_per_second)
-        return offset - offset % self.frame_size
 
 
 def _shift_event(event: Any, offset: float) -> Any:

@@ -33,6 +33,8 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
+
 from ..._codec import UnknownMessage
 from ..._errors import (
     ConfigurationError,
@@ -43,8 +45,10 @@ from ..._errors import (
 from ..._options import RequestOptions, SessionOptions
 from ..._protocol import Ack, ProtocolState
 from ..._query import Scalar
+from ..._reconnect import ReconnectPolicy
+from ..._replay import AudioReplay
 from ..._session import Session
-from ..._transport import Transport
+from ..._transport import Transport, TransportClosed
 from ..v1._session import _configure
 from ._messages import (
     SCHEMA,
@@ -58,6 +62,8 @@ from ._messages import (
     ListenV2ControlMessage,
     ListenV2Event,
     Thresholds,
+    TurnInfo,
+    TurnWord,
 )
 
 if TYPE_CHECKING:
@@ -121,12 +127,21 @@ class ListenV2Session(Session[ListenV2Event]):
     schema = SCHEMA
     protocol_class = ListenV2Protocol
     default_ping_interval: ClassVar[float | None] = 10.0
+    #: Flux answers with an Update every quarter second of audio: ten seconds of
+    #: audio without a single message means the stream is dead.
+    default_response_timeout: ClassVar[float | None] = 10.0
     hello_class: ClassVar[type | None] = Connected
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         super().__init__(transport, options)
         self._next_sequence_id = 0
         self._sequence_gaps = 0
+        # Reconnection (rule 7 of dgtrio._session): audio back to the last
+        # EndOfTurn is replayed; turns keep counting; settings are re-applied.
+        self._replay = AudioReplay(transport.url, options.reconnect)
+        self._turns_completed = 0
+        self._turn_offset = 0
+        self._settings: Configure | None = None  # everything configure() applied
 
     # ------------------------------------------------------------------ info
 
@@ -144,6 +159,9 @@ class ListenV2Session(Session[ListenV2Event]):
     # ----------------------------------------------------------- core hooks
 
     def _observe(self, event: Any) -> None:
+        if event.__class__ is TurnInfo and event.event == "EndOfTurn":
+            self._replay.finalized(event.audio_window_end)
+            self._turns_completed = event.turn_index + 1
         sequence_id = _sequence_id(event)
         if sequence_id is None:
             return
@@ -253,7 +271,81 @@ class ListenV2Session(Session[ListenV2Event]):
         elif any(value is not None for value in (*settings, *others)):
             raise ConfigurationError("pass either a Configure message or keyword settings")
         reply: ConfigureSuccess = await _configure(self, message, timeout)
+        self._settings = _merge_configure(self._settings, message)
         return reply
+
+    # --------------------------------------------------------- reconnection
+
+    def _before_media_sent(self, data: bytes) -> None:
+        self._replay.record(data)
+
+    def _shift(self, event: Any, offset: float) -> Any:
+        if event.__class__ is not TurnInfo:
+            return event
+        words = tuple(
+            TurnWord(
+                w.word,
+                w.confidence,
+                None if w.start is None else w.start + offset,
+                None if w.end is None else w.end + offset,
+            )
+            for w in event.words
+        )
+        return attrs.evolve(
+            event,
+            turn_index=event.turn_index + self._turn_offset,
+            audio_window_start=event.audio_window_start + offset,
+            audio_window_end=event.audio_window_end + offset,
+            words=words,
+        )
+
+    async def _resume(self, transport: Transport) -> list[Any]:
+        # The new connection greets first; then the settings, which apply in
+        # audio order, go before the replayed audio.
+        try:
+            frame = await transport.receive()
+        except TransportClosed as closed:
+            raise self._closed_error(closed.code, closed.reason) from None
+        connected = SCHEMA.parse_server(frame)
+        if isinstance(connected, Error):
+            raise ServerError(connected.code, connected.description, connected)
+        if not isinstance(connected, Connected):
+            raise ServerError(None, f"expected Connected first, got {connected!r}")
+        self._hello = connected
+        self._next_sequence_id = connected.sequence_id + 1
+        if self._settings is not None:
+            await transport.send(SCHEMA.serialize(self._settings))
+        self._turn_offset = self._turns_completed
+        self._time_offset = await self._replay.resend(transport)
+        return [connected, *await super()._resume(transport)]
+
+    def _replay_report(self) -> tuple[float, float]:
+        return self._replay.report()
+
+
+def _merge_configure(current: Configure | None, new: Configure) -> Configure:
+    """What a sequence of ``Configure`` messages adds up to (later values win)."""
+    if current is None:
+        return new
+    thresholds = current.thresholds
+    if new.thresholds is not None:
+        old = thresholds or Thresholds()
+        thresholds = Thresholds(
+            _later(old.eager_eot_threshold, new.thresholds.eager_eot_threshold),
+            _later(old.eot_threshold, new.thresholds.eot_threshold),
+            _later(old.eot_timeout_ms, new.thresholds.eot_timeout_ms),
+        )
+    return Configure(
+        thresholds,
+        _later(current.keyterms, new.keyterms),
+        _later(current.language_hints, new.language_hints),
+        _later(current.numerals, new.numerals),
+        extra_fields={**current.extra_fields, **new.extra_fields},
+    )
+
+
+def _later(old: Any, new: Any) -> Any:
+    return old if new is None else new
 
 
 class ListenV2Client:
@@ -280,6 +372,7 @@ class ListenV2Client:
         tag: Repeated | None = None,
         authorization: str | None = None,
         request_options: RequestOptions | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> AbstractAsyncContextManager[ListenV2Session]:
         """Open a Flux session.
 
@@ -314,6 +407,9 @@ class ListenV2Client:
                 connection (e.g. ``"Token ..."`` or ``"Bearer ..."``).
             request_options: Extra headers and query parameters, timeouts and
                 session tuning; see :class:`~dgtrio.RequestOptions`.
+            reconnect: Reconnect on transient failures, replaying the audio of
+                the turn in progress; off by default. See
+                :class:`~dgtrio.ReconnectPolicy`.
 
         Raises:
             ConfigurationError: Contradictory or invalid parameters.
@@ -339,5 +435,9 @@ class ListenV2Client:
             ("tag", tag),
         ]
         return self._client._open(
-            ListenV2Session, params, authorization=authorization, request_options=request_options
+            ListenV2Session,
+            params,
+            authorization=authorization,
+            request_options=request_options,
+            reconnect=reconnect,
         )
