@@ -10,6 +10,13 @@ text-to-speech is espeak-ng (GPL-3.0-or-later, loaded at run time through the
 
 Nothing is downloaded at run time.
 
+:func:`open_local_deepgram` runs the Deepgram-protocol server with these
+engines inside your program (``dgtrio serve`` runs it standalone, and
+``--local`` on the ``dgtrio`` commands starts it in-process)::
+
+    async with open_local_deepgram() as server:
+        client = server.client()  # no key, no network
+
 How it behaves
 --------------
 
@@ -46,6 +53,7 @@ How it behaves
 from ._engine import LocalEngine
 from ._espeak import DEFAULT_VOICE, EspeakError
 from ._pool import LocalEngineError, PoolStatistics, WorkerCrashedError
+from ._server import missing_dependencies, open_local_deepgram, supports_language
 from ._sphinx import ENDPOINTING_FLOOR_MS, normalize_words, word_error_rate
 
 __all__ = [
@@ -56,7 +64,10 @@ __all__ = [
     "LocalEngineError",
     "PoolStatistics",
     "WorkerCrashedError",
+    "missing_dependencies",
     "normalize_words",
+    "open_local_deepgram",
+    "supports_language",
     "word_error_rate",
 ]
 

@@ -15,15 +15,24 @@ from ._engine import LocalEngine
 from ._espeak import DEFAULT_VOICE
 from ._pool import LocalEngineError
 
-__all__ = ["INSTALL_HINT", "missing_dependencies", "open_local_deepgram"]
+__all__ = ["missing_dependencies", "open_local_deepgram", "supports_language"]
 
 logger = logging.getLogger("dgtrio.server")
 
 #: How to get the offline engines, for error messages.
-INSTALL_HINT = "pip install 'dgtrio[local]'"
+_INSTALL_HINT = "pip install 'dgtrio[local]'"
 
-#: Languages the local recognizer serves (pocketsphinx's US English model).
-ENGLISH = ("en", "en-US")
+
+def supports_language(language: str | None) -> bool:
+    """Whether the local recognizer serves ``language`` (a BCP-47 tag; ``None``: the default).
+
+    Its model is US English, so ``en`` and every ``en-*`` tag qualify; other
+    languages (and ``multi``) do not.
+    """
+    if language is None:
+        return True
+    tag = language.strip().lower()
+    return tag == "en" or tag.startswith("en-")
 
 
 def missing_dependencies() -> list[str]:
@@ -157,7 +166,7 @@ def open_local_deepgram(
         missing = missing_dependencies()
         if missing:
             raise LocalEngineError(
-                f"the local engines need {' and '.join(missing)}: {INSTALL_HINT}"
+                f"the local engines need {' and '.join(missing)}: {_INSTALL_HINT}"
             )
         engine = LocalEngine(
             voice=voice, voices=voices, warm_workers=warm_workers, max_workers=max_workers
