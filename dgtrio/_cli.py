@@ -35,6 +35,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import statistics
 import sys
 import types
@@ -428,17 +429,19 @@ class _Screen:
         self._drawn = False
 
     def line(self, text: str) -> None:
-        """Print a line (above the status line)."""
+        """Print a line where the status line was (the next :meth:`status` redraws it)."""
         self._erase()
         print(text, file=self.out, flush=True)
-        self._draw()
 
     def status(self, text: str) -> None:
         """Replace the status line."""
-        if text != self._status:
-            self._status = text
-            self._erase()
+        if text == self._status and self._drawn:
+            return
+        self._status = text
+        if text:
             self._draw()
+        else:
+            self._erase()
 
     def close(self) -> None:
         """Remove the status line."""
@@ -1231,12 +1234,16 @@ async def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
                 flush=True,
             )
-            await trio.sleep_forever()
+            # SIGINT and SIGTERM stop the server in order (the local engine's
+            # worker processes are shut down), with status 0.
+            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    break
     except OSError as exc:
         raise CommandError(
             f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
         ) from None
-    return OK  # pragma: no cover - serves until interrupted
+    return OK
 
 
 # --- demo ---------------------------------------------------------------------------------
