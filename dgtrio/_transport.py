@@ -1,20 +1,70 @@
-"""The transport adapter: the only module that touches trio-websocket.
+"""The transport: the client's websocket, driven on wsproto by dgtrio itself.
 
-Keeping the websocket library behind this small surface means an upstream API
-change (the kind that broke every user of the official SDK when ``websockets``
-renamed ``extra_headers``) is fixed here once. The session sees four
-operations, ``send``, ``receive``, ``ping`` and ``aclose``, and two
-exceptions of ours: :class:`TransportClosed` for "the connection is over" and
-the public :class:`~dgtrio.ConnectError` family for "it never opened".
+This is the only module of the client that touches a websocket library. The
+session sees four operations, ``send``, ``receive``, ``ping`` and ``aclose``,
+and two exceptions of ours: :class:`TransportClosed` for "the connection is
+over" and the public :class:`~dgtrio.ConnectError` family for "it never
+opened". An upstream API change (the kind that broke every user of the
+official SDK when ``websockets`` renamed ``extra_headers``) is fixed here once.
 
-Two things trio-websocket does not do for us, done here:
+Why wsproto and not trio-websocket
+----------------------------------
+
+Until 2026-11 this module wrapped trio-websocket. Its send costs 35 µs of CPU
+per 640-byte audio frame on the benchmark machine, against 5 µs for wsproto's
+framing and ~7 µs for one non-blocking ``send`` plus a checkpoint: the rest is
+a FIFO lock that yields, ``send_all`` that yields again behind a conflict
+detector, a logging call and an event object per message. And every received
+message crossed trio-websocket's reader task and its memory channel before
+dgtrio's own reader saw it: a task switch per message. With 100 real-time
+streams of 20 ms frames that was most of the gap to the official SDK
+(``benchmarks/README.rst``). wsproto is the sans-IO protocol engine
+trio-websocket itself runs on; driving it directly is a few hundred lines and
+removes both costs:
+
+* ``send`` frames the message with wsproto and writes it with one
+  non-blocking socket send (one checkpoint) on a plain TCP stream;
+* there is **no background task**: the session's reader task calls
+  :meth:`Transport.receive`, which reads the stream, feeds wsproto and answers
+  pings itself.
+
+trio-websocket stays a dependency: the in-process test server
+(``dgtrio/_server``) still serves with it, and :class:`ReaderGuard` below is
+for that server.
+
+Rules
+-----
+
+1. **One reader.** Only one task calls :meth:`Transport.receive` (the
+   session's reader). Pongs and the peer's close frame are seen only while
+   someone is in ``receive()``: :meth:`Transport.ping` and the close handshake
+   of :meth:`Transport.aclose` rely on that reader (``aclose`` reads by itself
+   when nobody else is reading).
+2. **Ordered, whole frames.** Every write (messages, pongs, pings, close
+   frames) happens under one :class:`trio.StrictFIFOLock`. ``send`` takes it
+   with ``acquire_nowait()`` when it is free, so a caller holds the lock, and
+   has its frame's bytes generated, before it first yields: frames of
+   concurrent callers go out in call order (the session's send fast path
+   depends on it) and never interleave.
+3. **A frame cut in half breaks the connection.** When a write is interrupted
+   after part of a frame went out (a cancelled ``send_all``), nothing more is
+   sent on that connection: later sends raise ``TransportClosed(1006)`` and
+   ``aclose`` closes the stream without a close frame.
+4. **Nothing escapes but our errors.** The network's errors become
+   ``TransportClosed(1006, None)``; wsproto's ``LocalProtocolError`` (sending
+   in a state that no longer allows it, such as answering a ping after our
+   close frame went out) never escapes.
+5. **The end is sticky.** Once the connection is over, every later
+   ``receive()`` raises an equal :class:`TransportClosed`; messages that
+   arrived before the close frame are returned first.
+
+Two things done around the upgrade, as before:
 
 1. TLS is handshaken *before* the websocket upgrade, so a certificate problem
-   is reported as such (trio-websocket would otherwise see a dead stream during
-   its upgrade and wait forever for an answer).
-2. The raw stream is wrapped so that end-of-file during the upgrade is noticed:
-   a server that accepts TCP and hangs up without answering produces a
-   :class:`~dgtrio.ConnectError` at once, not a connect timeout.
+   is reported as such.
+2. End-of-file during the upgrade is noticed at once: a server that accepts
+   TCP and hangs up without answering produces a
+   :class:`~dgtrio.ConnectError`, not a connect timeout.
 """
 
 from __future__ import annotations
@@ -22,15 +72,28 @@ from __future__ import annotations
 import ipaddress
 import logging
 import ssl
+from collections import deque
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
-import attrs
 import trio
 import trio.lowlevel
-import trio_websocket
-from wsproto.utilities import LocalProtocolError
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Event,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from ._codec import loads
 from ._errors import ConfigurationError, ConnectError, HandshakeError
@@ -39,18 +102,21 @@ __all__ = ["ReaderGuard", "Transport", "TransportClosed", "is_loopback_host", "o
 
 logger = logging.getLogger("dgtrio")
 
-#: Messages trio-websocket may hold for the session's reader (each at most
-#: ``max_message_size``; the session's own receive channel holds the rest).
-_MESSAGE_QUEUE_SIZE = 16
-#: Bytes read from the socket at once.
+#: Bytes read from the stream at once: a burst of server messages is parsed
+#: from one read, with one scheduling round.
 _RECEIVE_BUFFER_SIZE = 65536
+
+_OPEN = ConnectionState.OPEN
+_REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
+_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 class TransportClosed(Exception):
     """Internal: the websocket is closed (by either side, or the network).
 
     Attributes:
-        code: The close code (1006 when there was no close frame).
+        code: The close code (1006 when there was no close frame, 1005 when
+            the close frame had no code).
         reason: The close reason, if any.
     """
 
@@ -71,41 +137,14 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-class _WatchedStream(trio.abc.Stream):
-    """A pass-through stream that notices end-of-file (used during the upgrade)."""
-
-    def __init__(self, inner: trio.abc.Stream) -> None:
-        self.inner = inner
-        self.eof = trio.Event()
-
-    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
-        await self.inner.send_all(data)
-
-    async def wait_send_all_might_not_block(self) -> None:
-        await self.inner.wait_send_all_might_not_block()
-
-    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
-        try:
-            data = await self.inner.receive_some(max_bytes)
-        except (trio.BrokenResourceError, trio.ClosedResourceError):
-            self.eof.set()
-            raise
-        if not data:
-            self.eof.set()
-        return data
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
 class ReaderGuard:
     """Stands in for a nursery when trio-websocket starts its reader task.
 
-    trio-websocket raises ``ConnectionRejected`` (and would raise any bug) from
-    its background reader, which would tear down the caller's nursery and come
-    out as an exception group. The guard runs the reader in the real nursery
-    but records such an error instead, so :func:`open_transport` can raise one
-    clear :class:`~dgtrio.HandshakeError`.
+    Used by the in-process server (``dgtrio/_server/core.py``), which still
+    serves with trio-websocket. trio-websocket raises ``ConnectionRejected``
+    (and would raise any bug) from its background reader, which would tear
+    down the caller's nursery and come out as an exception group. The guard
+    runs the reader in the real nursery but records such an error instead.
 
     One error is not recorded: wsproto's ``LocalProtocolError`` when the peer's
     ping arrives after our close frame went out (trio-websocket then tries to
@@ -119,6 +158,8 @@ class ReaderGuard:
         self.failed = trio.Event()
 
     def start_soon(self, fn: Any, *args: Any, name: object = None) -> None:
+        """Start ``fn(*args)`` in the nursery, recording what it raises."""
+
         async def guarded() -> None:
             try:
                 await fn(*args)
@@ -131,26 +172,84 @@ class ReaderGuard:
         self._nursery.start_soon(guarded, name=name or "dgtrio websocket reader")
 
 
-@attrs.define(eq=False)
 class Transport:
-    """An open websocket connection.
+    """An open websocket connection (client side).
+
+    Made by :func:`open_transport`. One task receives (rule 1 of the module
+    docstring); any number of tasks may send.
 
     Attributes:
         url: The URL it was opened with (never contains credentials).
         response_headers: The server's handshake response headers, lowercase names.
-        request_id: The ``dg-request-id`` response header, when present.
     """
 
-    _ws: trio_websocket.WebSocketConnection
-    url: str
-    response_headers: Mapping[str, str]
-    _guard: ReaderGuard
-    _stream: trio.abc.Stream
+    __slots__ = (
+        "_close",
+        "_close_sent",
+        "_conn",
+        "_dead",
+        "_draining",
+        "_events",
+        "_finished",
+        "_max_size",
+        "_parts",
+        "_ping_count",
+        "_pings",
+        "_receiving",
+        "_send_error",
+        "_send_lock",
+        "_size",
+        "_socket",
+        "_stream",
+        "_wakeup",
+        "response_headers",
+        "url",
+    )
+
+    def __init__(
+        self,
+        stream: trio.abc.Stream,
+        connection: Connection,
+        url: str,
+        response_headers: Mapping[str, str],
+        max_message_size: int,
+    ) -> None:
+        self.url = url
+        self.response_headers = response_headers
+        self._stream = stream
+        # A plain TCP stream is written with its socket's own send (rule 2).
+        self._socket = stream.socket if type(stream) is trio.SocketStream else None
+        self._conn = connection
+        self._max_size = max_message_size
+        self._send_lock = trio.StrictFIFOLock()
+        # Events wsproto parsed that receive() has not handled yet; frames that
+        # came with the 101 response are already there.
+        self._events: deque[Event] = deque(connection.events())
+        self._parts: list[Any] = []  # the fragments of an unfinished message
+        self._size = 0
+        self._pings: dict[bytes, trio.Event] = {}
+        self._ping_count = 0
+        self._close: TransportClosed | None = None  # how the connection ended
+        self._finished = trio.Event()  # set with _close
+        self._send_error: TransportClosed | None = None  # why sending is over
+        self._close_sent = False
+        self._dead = False  # the stream is closed, or a write broke it: write nothing
+        self._receiving = False
+        self._draining = False  # aclose() is reading because nobody else was
+        self._wakeup: trio.Event | None = None  # aclose() waiting for the reader
+        self._check_state()
+
+    def __repr__(self) -> str:
+        state = "open" if self._close is None else f"closed {self._close.code}"
+        return f"<Transport {self.url} {state} request_id={self.request_id}>"
 
     @property
     def reader_error(self) -> BaseException | None:
-        """An unexpected error that stopped trio-websocket's reader (a bug), if any."""
-        return self._guard.error
+        """Always ``None``: there is no background reader that could fail.
+
+        Kept for the session, which used to report trio-websocket's reader's bugs.
+        """
+        return None
 
     @property
     def request_id(self) -> str | None:
@@ -160,52 +259,333 @@ class Transport:
     @property
     def close_code(self) -> int | None:
         """The close code once the connection is closed, else ``None``."""
-        reason = self._ws.closed
-        return None if reason is None else reason.code
+        return None if self._close is None else self._close.code
+
+    # ------------------------------------------------------------------ sending
 
     async def send(self, frame: str | bytes) -> None:
-        """Send one message (``str`` as a text frame, ``bytes`` as binary)."""
+        """Send one message (``str`` as a text frame, ``bytes`` as binary).
+
+        Frames of concurrent callers go out whole and in call order (rule 2).
+
+        Raises:
+            TransportClosed: The connection is closed or closing (1006 when
+                the stream failed).
+        """
+        lock = self._send_lock
         try:
-            await self._ws.send_message(frame)
-        except trio_websocket.ConnectionClosed as exc:
-            raise _closed(exc) from None
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            if self._send_error is not None:
+                await trio.lowlevel.checkpoint()
+                raise _copy(self._send_error)
+            try:
+                if frame.__class__ is str:
+                    data = self._conn.send(TextMessage(frame))
+                else:
+                    data = self._conn.send(BytesMessage(frame))  # type: ignore[arg-type]
+            except LocalProtocolError:
+                await trio.lowlevel.checkpoint()
+                raise self._refused() from None
+            sock = self._socket
+            if sock is None:
+                await self._write(data)
+                return
+            try:
+                sent = await sock.send(data)  # if cancelled, nothing was sent
+            except _STREAM_ERRORS:
+                raise self._broken() from None
+            if sent < len(data):
+                await self._write(memoryview(data)[sent:])
+        finally:
+            lock.release()
+
+    async def _write(self, data: bytes | memoryview) -> None:
+        """Write ``data`` (a frame or its tail); the caller holds the send lock."""
+        try:
+            await self._stream.send_all(data)
+        except _STREAM_ERRORS:
+            raise self._broken() from None
+        except BaseException:
+            self._broken()  # cancelled with the frame perhaps half written (rule 3)
+            raise
+
+    async def _send_control(self, event: Ping | Pong | CloseConnection) -> bool:
+        """Send a control frame; False when it cannot be sent (never raises, rule 4)."""
+        async with self._send_lock:
+            if self._dead:
+                return False
+            try:
+                data = self._conn.send(event)
+            except LocalProtocolError as exc:
+                logger.debug("%r: %r not sent: %s", self, event, exc)
+                return False
+            closing = isinstance(event, CloseConnection)
+            if closing and self._send_error is None:
+                self._send_error = _closed(event)  # type: ignore[arg-type]  # no message after it
+            try:
+                await self._write(data)
+            except TransportClosed:
+                return False
+            if closing:
+                self._close_sent = True
+            return True
+
+    def _broken(self) -> TransportClosed:
+        """The stream failed under a write: nothing more can be sent (rule 3)."""
+        self._dead = True
+        self._send_error = TransportClosed(1006, None)
+        return TransportClosed(1006, None)
+
+    def _refused(self) -> TransportClosed:
+        """Why wsproto refused a message: its state moved on (a close frame)."""
+        self._check_state()
+        return _copy(self._send_error or self._close or TransportClosed(1006, None))
+
+    def _check_state(self) -> None:
+        """Stop sends once wsproto parsed the peer's close frame.
+
+        receive() may not have handled that frame yet (messages before it come
+        first); wsproto refuses messages from then on, so sends raise the
+        peer's close at once.
+        """
+        if self._send_error is None and self._conn.state is _REMOTE_CLOSING:
+            self._send_error = self._parsed_close()
+
+    def _parsed_close(self) -> TransportClosed | None:
+        """The peer's close frame, parsed but not yet handled by receive()."""
+        for event in self._events:
+            if isinstance(event, CloseConnection):
+                return _closed(event)
+        return None
+
+    # ---------------------------------------------------------------- receiving
 
     async def receive(self) -> str | bytes:
-        """Receive the next message; raises :class:`TransportClosed` at the end."""
+        """Receive the next complete message (``str`` or ``bytes``).
+
+        Only one task may call this (the session's reader; rule 1). It answers
+        pings and resolves :meth:`ping` waiters on the way. A message already
+        parsed from an earlier read is returned after a cancellation check
+        only: the read that brought it was the scheduling point.
+
+        Raises:
+            TransportClosed: The connection is over: the peer's close frame
+                (its code; 1005 when it had none), 1006 for end-of-file or a
+                broken stream, 1009 for a message over ``max_message_size``,
+                1002 or 1007 for a frame that breaks the protocol. Every later
+                call raises an equal one (rule 5).
+            trio.BusyResourceError: Another task is already receiving.
+        """
+        if self._receiving:
+            await self._receive_conflict()
+        self._receiving = True
         try:
-            return await self._ws.get_message()
-        except trio_websocket.ConnectionClosed as exc:
-            raise _closed(exc) from None
+            await trio.lowlevel.checkpoint_if_cancelled()
+            events = self._events
+            while True:
+                while events:
+                    event = events.popleft()
+                    cls = event.__class__
+                    if cls is TextMessage or cls is BytesMessage:
+                        data = event.data  # type: ignore[attr-defined]
+                        finished = event.message_finished  # type: ignore[attr-defined]
+                        if finished and not self._parts and len(data) <= self._max_size:
+                            return data  # type: ignore[no-any-return]
+                        message = await self._fragment(data, finished)
+                        if message is not None:
+                            return message
+                    else:
+                        await self._control(event)
+                if self._close is not None:
+                    raise _copy(self._close)
+                try:
+                    data = await self._stream.receive_some(_RECEIVE_BUFFER_SIZE)
+                except _STREAM_ERRORS:
+                    data = b""
+                if not data:
+                    self._finish(TransportClosed(1006, None))  # no close frame
+                    continue
+                try:
+                    self._conn.receive_data(data)
+                except RemoteProtocolError as exc:
+                    await self._protocol_error(exc)
+                events.extend(self._conn.events())
+                if self._conn.state is not _OPEN:
+                    self._check_state()
+        finally:
+            self._receiving = False
+            if self._wakeup is not None:
+                self._wakeup.set()
+                self._wakeup = None
+
+    async def _receive_conflict(self) -> NoReturn:
+        if not self._draining:
+            raise trio.BusyResourceError("another task is already receiving on this websocket")
+        # aclose() reads until the close handshake is over: messages are moot now.
+        await self._finished.wait()
+        raise _copy(self._close)  # type: ignore[arg-type]
+
+    async def _fragment(self, data: Any, finished: bool) -> str | bytes | None:
+        """Add part of a message; the whole message once it is complete."""
+        self._parts.append(data)
+        self._size += len(data)
+        if self._size > self._max_size:
+            self._parts.clear()
+            self._size = 0
+            await self._fail(TransportClosed(1009, f"message over {self._max_size} bytes"))
+        if not finished:
+            return None
+        parts, self._parts, self._size = self._parts, [], 0
+        if parts[0].__class__ is str:
+            return "".join(parts)
+        return b"".join(parts)
+
+    async def _control(self, event: Event) -> None:
+        """Handle a ping, a pong or a close frame (or wsproto's parse failure)."""
+        if isinstance(event, Ping):
+            if self._conn.state is _OPEN:
+                await self._send_control(event.response())
+        elif isinstance(event, Pong):
+            self._pong(bytes(event.payload))
+        elif isinstance(event, CloseConnection):
+            closed = _closed(event)
+            state = self._conn.state
+            if state is _REMOTE_CLOSING:
+                self._finish(closed)  # the peer closed first: answer it
+                await self._send_control(event.response())
+            elif state is ConnectionState.CLOSED:
+                self._finish(closed)  # the peer's answer to our close frame
+            else:
+                # wsproto reports a frame it cannot parse as a close event,
+                # its state unchanged: fail the connection with that code.
+                await self._fail(closed)
+        else:  # pragma: no cover - a client connection makes no other event
+            logger.debug("%r: unexpected event %r", self, event)
+
+    async def _fail(self, closed: TransportClosed) -> NoReturn:
+        """End the connection from our side with ``closed``'s code, and raise it."""
+        self._finish(closed)
+        self._events.clear()  # nothing after the failure is delivered (rule 5)
+        if self._conn.state is _OPEN:
+            await self._send_control(CloseConnection(closed.code, closed.reason))
+        raise _copy(closed)
+
+    async def _protocol_error(self, exc: RemoteProtocolError) -> NoReturn:
+        logger.debug("%r: protocol error: %s", self, exc)
+        closed = TransportClosed(1002, str(exc))
+        self._finish(closed)
+        hint = exc.event_hint
+        if isinstance(hint, (Ping, Pong, CloseConnection)):
+            await self._send_control(hint)
+        await self._close_stream()
+        raise _copy(closed)
+
+    def _finish(self, closed: TransportClosed) -> None:
+        """Record the end of the connection (the first one counts); wake the waiters."""
+        if self._close is not None:
+            return
+        self._close = closed
+        if self._send_error is None:
+            self._send_error = closed
+        self._finished.set()
+        for event in self._pings.values():
+            event.set()
+        self._pings.clear()
+
+    def _pong(self, payload: bytes) -> None:
+        """A pong answers its own ping and every ping sent before it."""
+        if payload not in self._pings:
+            return
+        for key in list(self._pings):
+            self._pings.pop(key).set()
+            if key == payload:
+                return
+
+    # ------------------------------------------------------------------ pinging
 
     async def ping(self) -> None:
-        """Send a ping and wait for its pong."""
+        """Send a ping with a payload of its own and wait for the pong.
+
+        The pong is seen by the task in :meth:`receive` (the session's reader,
+        which always runs); bound the wait with a cancel scope.
+
+        Raises:
+            TransportClosed: The connection is closed, or closed while waiting.
+        """
+        if self._send_error is not None:
+            await trio.lowlevel.checkpoint()
+            raise _copy(self._send_error)
+        self._ping_count += 1
+        payload = b"dgtrio ping %d" % self._ping_count
+        answered = self._pings[payload] = trio.Event()
         try:
-            await self._ws.ping()
-        except trio_websocket.ConnectionClosed as exc:
-            raise _closed(exc) from None
+            if not await self._send_control(Ping(payload)):
+                raise _copy(self._send_error or TransportClosed(1006, None))
+            await answered.wait()
+        finally:
+            self._pings.pop(payload, None)
+        if self._close is not None:
+            raise _copy(self._close)
+
+    # ------------------------------------------------------------------ closing
 
     async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
-        """Close the websocket (close handshake, then TCP). Idempotent.
+        """Close the websocket: our close frame, the peer's, then the stream.
 
-        Waits for the peer's close frame; bound it with a cancel scope.
+        Idempotent. Waits for the peer's close frame, which the reader sees
+        (or this call reads, when nobody is reading); bound the wait with a
+        cancel scope. The stream is closed in the end in any case.
         """
-        await self._ws.aclose(code, reason)
+        try:
+            if self._send_error is None:
+                await self._send_control(CloseConnection(code, reason))
+            if self._close_sent:
+                await self._wait_closed()
+        finally:
+            await self._close_stream()
+
+    async def _wait_closed(self) -> None:
+        """Wait until the close handshake is over (or the stream is)."""
+        while self._close is None:
+            if not self._receiving:
+                self._draining = True  # nobody is reading: read, dropping messages
+                try:
+                    while True:
+                        await self.receive()
+                except TransportClosed:
+                    return
+                finally:
+                    self._draining = False
+            if self._wakeup is None:
+                self._wakeup = trio.Event()
+            await self._wakeup.wait()  # the reader saw the end, or left receive()
+
+    async def _close_stream(self) -> None:
+        self._dead = True
+        self._finish(self._parsed_close() or TransportClosed(1006, None))
+        await trio.aclose_forcefully(self._stream)
 
     async def aclose_stream(self) -> None:
         """Close the TCP (or TLS) stream at once, whatever the websocket state.
 
-        trio-websocket leaves the stream open after a close handshake the
-        server started (it waits for the server to hang up); sessions call
-        this last so no socket is left to the garbage collector.
+        After a close handshake the server started, a client waits for the
+        server to hang up; sessions call this last so that no socket is left
+        to the garbage collector.
         """
-        await trio.aclose_forcefully(self._stream)
+        await self._close_stream()
 
 
-def _closed(exc: trio_websocket.ConnectionClosed) -> TransportClosed:
-    reason = exc.reason
-    if reason is None:  # pragma: no cover - trio-websocket always sets one
-        return TransportClosed(1006, None)
-    return TransportClosed(reason.code, reason.reason)
+def _copy(closed: TransportClosed) -> TransportClosed:
+    """A fresh exception equal to ``closed`` (raising one object twice grows its traceback)."""
+    return TransportClosed(closed.code, closed.reason)
+
+
+def _closed(event: CloseConnection) -> TransportClosed:
+    """A close frame as our exception (wsproto's 1005 when it had no code)."""
+    return TransportClosed(int(event.code), event.reason or None)
 
 
 async def open_transport(
@@ -217,7 +597,10 @@ async def open_transport(
     connect_timeout: float | None = 10.0,
     max_message_size: int = 1 << 20,
 ) -> Transport:
-    """Open a websocket to ``url``; its background task runs in ``nursery``.
+    """Open a websocket to ``url``.
+
+    ``nursery`` is unused (the transport has no background task); the
+    parameter stays for the sessions that pass it.
 
     Raises:
         ConfigurationError: The URL is not a ``ws://`` or ``wss://`` URL.
@@ -258,9 +641,7 @@ async def open_transport(
             except trio.BrokenResourceError as exc:
                 cause = exc.__cause__ or exc
                 raise ConnectError(f"TLS handshake failed: {cause}", url) from cause
-            return await _upgrade(
-                nursery, stream, url, host_header, resource, extra, max_message_size
-            )
+            return await _upgrade(stream, url, host_header, resource, extra, max_message_size)
         raise ConnectError(f"no websocket connection within {connect_timeout:g} s", url)
     except BaseException:
         if stream is not None:
@@ -270,7 +651,6 @@ async def open_transport(
 
 
 async def _upgrade(
-    nursery: trio.Nursery,
     stream: trio.abc.Stream,
     url: str,
     host_header: str,
@@ -278,71 +658,75 @@ async def _upgrade(
     extra: list[tuple[bytes, bytes]],
     max_message_size: int,
 ) -> Transport:
-    watched = _WatchedStream(stream)
-    guard = ReaderGuard(nursery)
-    ws: trio_websocket.WebSocketConnection | None = None
-    async with trio.open_nursery() as race:
-
-        async def upgrade() -> None:
-            nonlocal ws
-            ws = await trio_websocket.wrap_client_stream(
-                guard,  # type: ignore[arg-type]  # only start_soon is used
-                watched,  # type: ignore[arg-type]  # any trio Stream works
-                host_header,
-                resource,
-                extra_headers=extra,
-                max_message_size=max_message_size,
-                # Parse several frames per read, and let trio-websocket's reader
-                # run ahead of ours instead of switching tasks after every message
-                # (measured: -23 % CPU per message; see benchmarks/README.rst).
-                message_queue_size=_MESSAGE_QUEUE_SIZE,
-                receive_buffer_size=_RECEIVE_BUFFER_SIZE,
-            )
-            race.cancel_scope.cancel()
-
-        async def failed() -> None:
-            await guard.failed.wait()
-            race.cancel_scope.cancel()
-
-        async def hang_up() -> None:
-            await watched.eof.wait()
-            # Let trio-websocket's reader parse a rejection that arrived
-            # together with the end of the stream before giving up.
-            await trio.lowlevel.checkpoint()
-            race.cancel_scope.cancel()
-
-        race.start_soon(upgrade)
-        race.start_soon(failed)
-        race.start_soon(hang_up)
-    if ws is None:
-        if isinstance(guard.error, trio_websocket.ConnectionRejected):
-            raise handshake_error(url, guard.error)
-        if guard.error is not None:
-            raise ConnectError(f"websocket upgrade failed: {guard.error!r}", url) from guard.error
-        raise ConnectError("the server closed the connection during the handshake", url)
-    response = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in ws.handshake_headers}
-    return Transport(ws, url, response, guard, stream)
-
-
-def handshake_error(url: str, exc: trio_websocket.ConnectionRejected) -> HandshakeError:
-    """Translate trio-websocket's rejection into our :class:`~dgtrio.HandshakeError`."""
-    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in exc.headers or ()}
-    body: Any = None
-    if exc.body:
-        text = exc.body.decode("utf-8", "replace")
+    """The HTTP upgrade: the request, then read until wsproto accepts or refuses."""
+    ws = WSConnection(ConnectionType.CLIENT)
+    request = ws.send(Request(host=host_header, target=resource, extra_headers=extra))
+    try:
+        await stream.send_all(request)
+    except _STREAM_ERRORS as exc:
+        raise ConnectError("the server closed the connection during the handshake", url) from exc
+    status: int | None = None
+    rejected: list[tuple[bytes, bytes]] = []
+    body = bytearray()
+    eof = False
+    while True:
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                response = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in event.extra_headers
+                }
+                assert ws.connection is not None  # wsproto made it with the 101
+                return Transport(stream, ws.connection, url, response, max_message_size)
+            if isinstance(event, RejectConnection):
+                status, rejected = event.status_code, list(event.headers)
+                if not event.has_body:
+                    raise handshake_error(url, status, rejected, b"")
+            elif isinstance(event, RejectData):
+                body += event.data
+                if event.body_finished:
+                    raise handshake_error(url, status or 0, rejected, bytes(body))
+        if eof:  # the body was cut short: report what came
+            raise handshake_error(url, status or 0, rejected, bytes(body))
         try:
-            body = loads(exc.body)
+            data = bytes(await stream.receive_some(_RECEIVE_BUFFER_SIZE))
+        except _STREAM_ERRORS:
+            data = b""
+        eof = not data
+        if eof and status is None:
+            raise ConnectError("the server closed the connection during the handshake", url)
+        try:
+            # At the end, None lets wsproto finish a body that lasts until it.
+            ws.receive_data(data or None)
+        except RemoteProtocolError as exc:
+            if status is not None:
+                raise handshake_error(url, status, rejected, bytes(body)) from exc
+            raise ConnectError(f"websocket upgrade failed: {exc}", url) from exc
+
+
+def handshake_error(
+    url: str, status: int, headers: Sequence[tuple[bytes, bytes]], content: bytes
+) -> HandshakeError:
+    """Our :class:`~dgtrio.HandshakeError` for an HTTP answer to the upgrade.
+
+    Keeps the status, the ``dg-error`` and ``dg-request-id`` headers, and the
+    body: parsed when it is JSON, else as text.
+    """
+    names = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}
+    body: Any = None
+    if content:
+        try:
+            body = loads(content)
         except ValueError:
-            body = text
-    request_id = headers.get("dg-request-id")
+            body = content.decode("utf-8", "replace")
+    request_id = names.get("dg-request-id")
     if request_id is None and isinstance(body, Mapping):
         candidate = body.get("request_id")
         request_id = candidate if isinstance(candidate, str) else None
     return HandshakeError(
         url,
-        exc.status_code,
-        dg_error=headers.get("dg-error"),
+        status,
+        dg_error=names.get("dg-error"),
         request_id=request_id,
         body=body,
-        headers=headers,
+        headers=names,
     )
