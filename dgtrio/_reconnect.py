@@ -107,8 +107,10 @@ class Reconnected:
             not finalized them before the failure.
         lost_seconds: Seconds of audio that could not be replayed (the replay
             buffer's bound was exceeded); transcripts have a gap there.
-        note: What the application should know (e.g. for the agent, that the
-            conversation was restored from history).
+        lost_flushes: Speak: the flushes (numbered from 0, in the order they
+            were sent) whose audio was cut off by the failure; their
+            ``flush()`` calls raised :class:`~dgtrio.speak.v1.FlushLostError`.
+        note: What the application should know about the new connection.
     """
 
     type: ClassVar[str] = "Reconnected"
@@ -118,6 +120,7 @@ class Reconnected:
     time_offset: float = 0.0
     replayed_seconds: float = 0.0
     lost_seconds: float = 0.0
+    lost_flushes: tuple[int, ...] = ()
     note: str | None = None
 
 

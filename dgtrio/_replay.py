@@ -134,11 +134,15 @@ class AudioReplay:
         self._last_replayed = len(buffer) / rate
         return buffer.start / rate
 
-    def report(self) -> tuple[float, float]:
-        """Seconds of audio replayed by the last :meth:`resend`, and seconds lost since."""
+    def report(self) -> dict[str, float]:
+        """The :class:`~dgtrio.Reconnected` fields: audio replayed by the last resend, and lost.
+
+        ``replayed_seconds`` is what the last :meth:`resend` sent again;
+        ``lost_seconds`` what the buffer's bound dropped since the last report.
+        """
         buffer, rate = self._buffer, self.format.bytes_per_second
         if buffer is None or not rate:
-            return (0.0, 0.0)
+            return {"replayed_seconds": 0.0, "lost_seconds": 0.0}
         lost = (buffer.overflowed - self._reported_overflow) / rate
         self._reported_overflow = buffer.overflowed
-        return (self._last_replayed, lost)
+        return {"replayed_seconds": self._last_replayed, "lost_seconds": lost}

@@ -180,6 +180,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     #: The message the server greets with (Flux ``Connected``, the agent's ``Welcome``):
     #: the session is handed out only once it arrived (None: no hello).
     hello_class: ClassVar[type | None] = None
+    #: Whether :meth:`_text_sent` sees every text frame once it is on the wire
+    #: (speak tracks what the server has, for reconnection).
+    tracks_sent_text: ClassVar[bool] = False
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         self._transport = transport
@@ -449,13 +452,16 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             await transport.send(self.schema.serialize(self._protocol.close_message))
         return []
 
-    def _reconnected_note(self) -> str | None:
-        """A caveat for the :class:`~dgtrio.Reconnected` event (subclasses override)."""
-        return None
+    def _reconnected_details(self) -> dict[str, Any]:
+        """What the :class:`~dgtrio.Reconnected` event reports beyond the attempt.
 
-    def _replay_report(self) -> tuple[float, float]:
-        """Seconds of audio replayed and lost by the last :meth:`_resume`."""
-        return (0.0, 0.0)
+        Subclasses return its optional fields: the audio replayed and lost by
+        the last :meth:`_resume`, the flushes lost, a caveat.
+        """
+        return {}
+
+    def _text_sent(self, frame: str) -> None:
+        """Called with each text frame once sent, when :attr:`tracks_sent_text` is set."""
 
     async def _reconnect(self, cause: DeepgramError) -> bool:
         """Dial again after a transient failure (rule 7); False when giving up."""
@@ -543,15 +549,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._reconnects += 1
         changed, self._transport_changed = self._transport_changed, trio.Event()
         changed.set()
-        replayed, lost = self._replay_report()
         await self._deliver(
             Reconnected(
                 attempt,
                 transport.request_id,
                 time_offset=self._time_offset,
-                replayed_seconds=replayed,
-                lost_seconds=lost,
-                note=self._reconnected_note(),
+                **self._reconnected_details(),
             )
         )
         for event in events:
@@ -703,6 +706,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         if scope.cancelled_caught:
             return _STUCK
         self._frames_sent += 1
+        if self.tracks_sent_text and frame.__class__ is str:
+            self._text_sent(frame)
         return _SENT
 
     async def _declare_dead(self, transport: Transport) -> None:
@@ -1057,7 +1062,13 @@ def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
 
 
 def _raise_single(group: BaseExceptionGroup[BaseException], body: BaseException | None) -> NoReturn:
-    """Rule 6: re-raise the one real error of ``group`` as itself."""
+    """Rule 6: re-raise the one real error of ``group`` as itself.
+
+    The caller's own error counts as one, even when it is an exception group
+    (several errors from the caller's own nursery): that group comes out
+    unchanged. trio re-creates groups on the way (splitting off
+    ``Cancelled``), so it is recognized by its leaves, not by identity.
+    """
     leaves = _leaves(group)
     for leaf in leaves:
         if isinstance(leaf, (KeyboardInterrupt, SystemExit)):
@@ -1065,6 +1076,10 @@ def _raise_single(group: BaseExceptionGroup[BaseException], body: BaseException 
     real = [leaf for leaf in leaves if not isinstance(leaf, trio.Cancelled)]
     if len(real) == 1:
         _reraise(real[0])
+    if isinstance(body, BaseExceptionGroup) and real:
+        own = {id(leaf) for leaf in _leaves(body)}
+        if all(id(leaf) in own for leaf in real):
+            _reraise(body)
     if not real:
         _reraise(body if body in leaves else leaves[0])
     raise InternalError(

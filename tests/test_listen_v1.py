@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import sys
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
 
 from dgtrio import (
     ConnectionClosedError,
@@ -15,6 +19,7 @@ from dgtrio import (
     DeepgramClient,
     EventType,
     HandshakeError,
+    InternalError,
     MessageDecodeError,
     RequestError,
     SessionClosedError,
@@ -266,6 +271,21 @@ async def test_an_error_in_user_code_comes_out_as_itself(
     assert info.value.__cause__ is cause
     assert isinstance(info.value.__context__, ValueError)
     assert CloseStream() not in server.last.received  # prompt close, no drain
+
+
+async def test_an_exception_group_from_user_code_comes_out_unchanged(
+    client: DeepgramClient,
+) -> None:
+    async def fail(error: Exception) -> None:
+        raise error
+
+    first, second = ValueError("one"), KeyError("two")
+    with pytest.raises(BaseExceptionGroup) as info:
+        async with client.listen.v1.connect(**LINEAR16), trio.open_nursery() as nursery:
+            nursery.start_soon(fail, first)
+            nursery.start_soon(fail, second)
+    assert not isinstance(info.value, InternalError)
+    assert set(map(id, info.value.exceptions)) == {id(first), id(second)}
 
 
 async def test_outer_cancellation_closes_promptly(

@@ -115,18 +115,31 @@ Fault: TypeAlias = RejectHandshake | CloseConnection | SendFrames | Stall | Drop
 
 
 class _ControlledStream(trio.abc.Stream):
+    """The server's side of a connection, which a test can stall and break.
+
+    A stall takes effect at once: bytes that arrive while reading is stalled
+    are held (not handed to the websocket layer) until :meth:`resume`, and
+    an :meth:`abort` while stalled discards them, as a real hung server would.
+    """
+
     def __init__(self, inner: trio.abc.Stream) -> None:
         self.inner = inner
         self.reading = trio.Event()
         self.reading.set()
         self.writing = trio.Event()
         self.writing.set()
+        self.aborted = False
         self.bytes_received = 0
         self.bytes_sent = 0
+
+    def _check(self) -> None:
+        if self.aborted:
+            raise trio.BrokenResourceError("the test dropped the connection")
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         if not self.writing.is_set():
             await self.writing.wait()
+        self._check()
         self.bytes_sent += len(data)
         await self.inner.send_all(data)
 
@@ -136,9 +149,20 @@ class _ControlledStream(trio.abc.Stream):
     async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
         if not self.reading.is_set():
             await self.reading.wait()
+        self._check()
         data = await self.inner.receive_some(max_bytes)
+        if not self.reading.is_set():  # stalled meanwhile: hold the bytes
+            await self.reading.wait()
+        self._check()
         self.bytes_received += len(data)
         return data
+
+    async def abort(self) -> None:
+        """Drop the TCP connection; tasks held by a stall are released and fail."""
+        self.aborted = True
+        await trio.aclose_forcefully(self.inner)
+        self.reading.set()
+        self.writing.set()
 
     async def aclose(self) -> None:
         await self.inner.aclose()
@@ -330,7 +354,7 @@ class ServerConnection:
     async def abort(self) -> None:
         """Drop the TCP connection without a close frame."""
         self._record_close(1006, None)
-        await trio.aclose_forcefully(self._stream.inner)
+        await self._stream.abort()
 
     async def drop(self, *, mid_frame: bool = False) -> None:
         """Drop the TCP connection; with ``mid_frame``, first send half a websocket frame."""

@@ -108,7 +108,7 @@ class ListenV1Session(Session[ListenV1Event]):
         self._time_offset = await self._replay.resend(transport)
         return await super()._resume(transport)
 
-    def _replay_report(self) -> tuple[float, float]:
+    def _reconnected_details(self) -> dict[str, Any]:
         return self._replay.report()
 
     async def send_control(

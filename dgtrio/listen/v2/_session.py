@@ -319,7 +319,7 @@ class ListenV2Session(Session[ListenV2Event]):
         self._time_offset = await self._replay.resend(transport)
         return [connected, *await super()._resume(transport)]
 
-    def _replay_report(self) -> tuple[float, float]:
+    def _reconnected_details(self) -> dict[str, Any]:
         return self._replay.report()
 
 

@@ -27,6 +27,17 @@ What the session adds to the generic core:
    finishes the audio of what was flushed or buffered, then closes, and the
    event stream ends. Leaving the ``async with`` does the same (discarding the
    audio), bounded by ``close_timeout``.
+5. **Reconnecting** (with ``reconnect=ReconnectPolicy(...)``). The server
+   holds two things a new connection does not have: the text sent since the
+   last ``Flush`` (not spoken yet) and the flushes being spoken. The first is
+   sent again, before anything queued after it, so it is spoken as if nothing
+   happened. The second cannot be recovered without repeating audio the
+   application may already have played: those flushes are *lost*. Their
+   :meth:`~SpeakV1Session.flush` calls raise :class:`FlushLostError`, and the
+   :class:`~dgtrio.Reconnected` event lists them in ``lost_flushes``; send
+   their text again if it must be heard. A ``Clear`` the server had not
+   answered is sent again (it is answered at once), and the flushes it
+   dropped return ``None`` as usual.
 """
 
 from __future__ import annotations
@@ -41,10 +52,17 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 
 from ..._common import AudioChunk, MediaMessage
-from ..._errors import ConnectionClosedError, DeepgramError, ProtocolError, SessionClosedError
+from ..._errors import (
+    ConnectionClosedError,
+    DeepgramError,
+    ProtocolError,
+    RequestError,
+    SessionClosedError,
+)
 from ..._errors import reason_code as _reason_code
 from ..._options import RequestOptions, SessionOptions
 from ..._protocol import Ack, ProtocolState
+from ..._reconnect import ReconnectPolicy
 from ..._session import Session, SessionState
 from ..._transport import Transport
 from ..._wav import WavWriter
@@ -71,6 +89,7 @@ __all__ = [
     "AudioStream",
     "CharacterRateLimitError",
     "ConnectionTimeLimitError",
+    "FlushLostError",
     "SpeakV1Client",
     "SpeakV1Protocol",
     "SpeakV1Session",
@@ -111,6 +130,30 @@ class ConnectionTimeLimitError(ConnectionClosedError):
     """
 
 
+class FlushLostError(RequestError):
+    """A flush was being spoken when the connection failed; its audio may be incomplete.
+
+    Raised by :meth:`SpeakV1Session.flush` in a session that reconnected (see
+    the module docs): the session goes on, the text of this flush is not
+    spoken again unless you send it again.
+
+    Attributes:
+        index: Which flush (numbered from 0 in the order sent).
+    """
+
+    def __init__(self, index: int, request_id: str | None) -> None:
+        super().__init__(
+            "FLUSH_LOST",
+            f"the connection failed while flush #{index} was being spoken "
+            f"(request id {request_id}); its audio may be incomplete",
+        )
+        self.index = index
+        self.request_id = request_id
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.index, self.request_id))
+
+
 _CLOSE_ERRORS: dict[tuple[int, str], type[ConnectionClosedError]] = {
     (1009, "BIG-0001"): TextTooLongError,
     (1008, "DATA-0001"): CharacterRateLimitError,
@@ -135,6 +178,8 @@ class SpeakV1Protocol(ProtocolState):
         flushes_sent: ``Flush`` messages sent so far.
         flushes_answered: Flushes answered (by ``Flushed``, or dropped by a ``Clear``).
         cancelled: Indices of flushes a ``Cleared`` has just dropped.
+        clears_pending: For each ``Clear`` not answered yet, ``flushes_sent``
+            when it was sent: the flushes before that mark are the ones it drops.
     """
 
     close_message: ClassVar[Any] = Close()
@@ -144,7 +189,7 @@ class SpeakV1Protocol(ProtocolState):
         self.flushes_sent = 0
         self.flushes_answered = 0
         self.cancelled: list[int] = []
-        self._clears: list[int] = []  # flushes_sent when each pending Clear was sent
+        self.clears_pending: list[int] = []
 
     def check_send(self, message: Any) -> None:
         """Refuse audio, and anything after ``Close``.
@@ -164,7 +209,7 @@ class SpeakV1Protocol(ProtocolState):
         if cls is Flush:
             self.flushes_sent += 1
         elif cls is Clear:
-            self._clears.append(self.flushes_sent)
+            self.clears_pending.append(self.flushes_sent)
 
     def received(self, event: Any) -> Ack | None:
         """Map ``Flushed`` and ``Cleared`` to the requests they answer."""
@@ -174,7 +219,7 @@ class SpeakV1Protocol(ProtocolState):
             self.flushes_answered += 1
             return Ack(f"flush#{index}", event)
         if cls is Cleared:
-            upto = self._clears.pop(0) if self._clears else self.flushes_sent
+            upto = self.clears_pending.pop(0) if self.clears_pending else self.flushes_sent
             self.cancelled.extend(range(self.flushes_answered, upto))
             self.flushes_answered = max(self.flushes_answered, upto)
             return Ack("clear", event)
@@ -248,6 +293,7 @@ class SpeakV1Session(Session[SpeakV1Event]):
     schema = SCHEMA
     protocol_class = SpeakV1Protocol
     default_ping_interval: ClassVar[float | None] = 10.0
+    tracks_sent_text: ClassVar[bool] = True
 
     def __init__(self, transport: Transport, options: SessionOptions) -> None:
         super().__init__(transport, options)
@@ -263,6 +309,13 @@ class SpeakV1Session(Session[SpeakV1Event]):
         self._flush_lock = trio.Lock()
         self._metadata: Metadata | None = None
         self._warnings: list[Warning] = []
+        # What the server holds, counted as frames leave (rule 7 of
+        # dgtrio._session; see "Reconnecting" in the module docs).
+        self._unflushed: list[str] = []  # Speak texts on the wire since the last Flush/Clear
+        self._wire_flushes = 0
+        self._wire_clears = 0
+        self._clears_answered = 0
+        self._lost_flushes: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ info
 
@@ -293,10 +346,58 @@ class SpeakV1Session(Session[SpeakV1Event]):
             logger.debug("%r: server warning: %s", self, event)
             self._warnings.append(event)
         elif cls is Cleared:
+            self._clears_answered += 1
             protocol = self._speak_protocol
             for index in protocol.cancelled:
                 self._resolve(Ack(f"flush#{index}", _CLEARED))
             protocol.cancelled.clear()
+
+    def _text_sent(self, frame: str) -> None:
+        if self._policy is None:
+            return  # nothing to resume: no need to keep the text
+        message = SCHEMA.parse_client(frame)
+        cls = message.__class__
+        if cls is Speak:
+            self._unflushed.append(cast("Speak", message).text)
+        elif cls is Flush:
+            self._unflushed.clear()
+            self._wire_flushes += 1
+        elif cls is Clear:
+            self._unflushed.clear()
+            self._wire_clears += 1
+
+    async def _resume(self, transport: Transport) -> list[Any]:
+        protocol = self._speak_protocol
+        # Flushes answered < a pending Clear's mark were dropped by it; the rest
+        # of those on the wire were being spoken: lost.
+        unanswered_clears = self._wire_clears - self._clears_answered
+        answered = cleared_upto = protocol.flushes_answered
+        if unanswered_clears:
+            cleared_upto = max(answered, protocol.clears_pending[unanswered_clears - 1])
+        lost = tuple(range(cleared_upto, self._wire_flushes))
+        protocol.flushes_answered = max(answered, self._wire_flushes)
+        for index in range(answered, cleared_upto):
+            self._resolve(Ack(f"flush#{index}", _CLEARED))
+        for index in lost:
+            self._resolve(Ack(f"flush#{index}", error=FlushLostError(index, self.request_id)))
+        self._lost_flushes = lost
+        if lost:
+            logger.warning("%r: flushes %s lost with the connection", self, list(lost))
+        for _ in range(unanswered_clears):
+            await transport.send(SCHEMA.serialize(Clear()))
+        for text in self._unflushed:
+            await transport.send(SCHEMA.serialize(Speak(text)))
+        return await super()._resume(transport)
+
+    def _reconnected_details(self) -> dict[str, Any]:
+        lost, self._lost_flushes = self._lost_flushes, ()
+        details: dict[str, Any] = {"lost_flushes": lost}
+        if lost:
+            details["note"] = (
+                f"{len(lost)} flush(es) were being spoken and are lost; "
+                "text not yet flushed was sent again"
+            )
+        return details
 
     def _closed_error(self, code: int, reason: str | None) -> DeepgramError:
         error_class = _CLOSE_ERRORS.get((code, _reason_code(reason) or ""))
@@ -495,6 +596,7 @@ class SpeakV1Client:
         mip_opt_out: bool | str | None = None,
         authorization: str | None = None,
         request_options: RequestOptions | None = None,
+        reconnect: ReconnectPolicy | None = None,
     ) -> AbstractAsyncContextManager[SpeakV1Session]:
         """Open a text-to-speech session.
 
@@ -516,6 +618,9 @@ class SpeakV1Client:
                 connection.
             request_options: Extra headers and query parameters, timeouts and
                 session tuning; see :class:`~dgtrio.RequestOptions`.
+            reconnect: Reconnect on transient failures, sending again the
+                text not yet flushed; off by default. See
+                :class:`~dgtrio.ReconnectPolicy` and the module docs.
         """
         params: list[tuple[str, Any]] = [
             ("model", model),
@@ -525,5 +630,9 @@ class SpeakV1Client:
             ("mip_opt_out", mip_opt_out),
         ]
         return self._client._open(
-            SpeakV1Session, params, authorization=authorization, request_options=request_options
+            SpeakV1Session,
+            params,
+            authorization=authorization,
+            request_options=request_options,
+            reconnect=reconnect,
         )
