@@ -43,14 +43,18 @@ def missing_dependencies() -> list[str]:
     ``libespeak-ng`` (text to speech).
     """
     missing = []
-    if importlib.util.find_spec("pocketsphinx") is None:
+    if not _importable("pocketsphinx"):
         missing.append("pocketsphinx")
-    if (
-        importlib.util.find_spec("espeakng_loader") is None
-        and ctypes.util.find_library("espeak-ng") is None
-    ):
+    if not _importable("espeakng_loader") and ctypes.util.find_library("espeak-ng") is None:
         missing.append("espeak-ng (espeakng-loader)")
     return missing
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a broken package, or one blocked in sys.modules
+        return False
 
 
 @asynccontextmanager
