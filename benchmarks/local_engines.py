@@ -1,7 +1,7 @@
 """Measure the local engines (``dgtrio[local]``): accuracy, latency, CPU cost.
 
     python benchmarks/local_engines.py [--voices en-us+klatt4,en-us+m6,en-us]
-                                        [--streams 2,4,6,8] [--quick]
+                                        [--streams 2,4,6,8] [--quick] [--no-server]
 
 (a) Word error rate on ten fixed sentences synthesised by espeak-ng and
     recognised by pocketsphinx, for each voice; the best voice is used below.
@@ -13,6 +13,12 @@
     pool sustains: N streams are fed at once at real-time pace, and N passes
     if no stream falls more than 100 ms behind its schedule and the median
     end-of-speech latency stays under twice the single-stream one.
+(d) The same through the local server and the real client, as an application
+    sees it: ``open_local_deepgram`` in this process, ``/v1/speak`` makes the
+    audio, ``/v1/listen`` gets it in 20 ms frames at real-time pace with
+    interim results; the latency is from the end of the speech (on the live
+    schedule) to the final ``Results``, the CPU is this process's (server and
+    client) plus the worker's, per second of audio.
 
 Prints a block ready to paste into the docs. espeak-ng's output varies a little
 from call to call, so WER moves by a few points between runs.
@@ -34,7 +40,8 @@ import attrs
 import trio
 
 from dgtrio._server.engines import Hypothesis, RecognizerOptions, SynthesisOptions
-from dgtrio.local import LocalEngine, word_error_rate
+from dgtrio.listen.v1 import Results
+from dgtrio.local import LocalEngine, open_local_deepgram, word_error_rate
 
 SENTENCES = (
     "The quick brown fox jumps over the lazy dog.",
@@ -136,6 +143,109 @@ async def _recognize_real_time(engine: LocalEngine, sentences: Sequence[bytes]) 
     return run
 
 
+@attrs.define
+class ServerRun:
+    """What one real-time stream through the local server measured."""
+
+    texts: list[str]
+    latencies: list[float]
+    cpu: float | None  # this process (server and client) plus the worker, seconds
+    audio: float  # seconds of audio sent
+
+
+async def _through_server(voice: str, sentences: Sequence[str]) -> ServerRun:
+    """(d): speak each sentence on /v1/speak, stream them all on /v1/listen in real time."""
+    async with open_local_deepgram(voice=voice, warm_workers=1, max_workers=1) as server:
+        client = server.client()
+        clips: list[bytes] = []
+        for text in sentences:
+            async with client.speak.v1.connect(
+                model="aura-2-thalia-en", encoding="linear16", sample_rate=RATE
+            ) as speak:
+                await speak.send_text(text)
+                await speak.close()
+                clips.append(b"".join([bytes(c) async for c in speak.audio()]))
+        stream = bytearray()
+        spans: list[tuple[float, float]] = []  # (start, end of speech) of each sentence
+        for clip in clips:
+            begin = len(stream) / 2 / RATE
+            stream += LEAD + clip + b"\0\0" * (2 * RATE)
+            spans.append((begin, begin + (len(LEAD) + len(clip)) / 2 / RATE))
+        texts: list[list[str]] = [[] for _ in sentences]
+        finals: list[float | None] = [None] * len(sentences)
+        pids: list[int] = []
+        async with client.listen.v1.connect(
+            model="nova-3", encoding="linear16", sample_rate=RATE, interim_results=True
+        ) as session:
+            start = 0.0
+            cpu_before = _cpu_seconds(os.getpid())
+
+            async def pump() -> None:
+                nonlocal start
+                start = trio.current_time()
+                for i in range(0, len(stream), CHUNK):
+                    await trio.sleep_until(start + (i + CHUNK) / 2 / RATE)
+                    await session.send_media(bytes(stream[i : i + CHUNK]))
+                    if not pids:
+                        pids.extend(_worker_pids())
+                await session.close_stream()
+
+            worker_before: float | None = None
+            worker_after: float | None = None
+            cpu_after: float | None = None
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(pump)
+                async for event in session:
+                    if worker_before is None and pids:
+                        worker_before = _cpu_seconds(pids[0])
+                    if not (isinstance(event, Results) and event.is_final):
+                        continue
+                    end = event.start + event.duration
+                    for word in event.words:
+                        k = max(i for i, (b, _) in enumerate(spans) if word.start >= b or i == 0)
+                        texts[k].append(word.word)
+                    for k, (_, spoken) in enumerate(spans):
+                        if finals[k] is None and end >= spoken:
+                            finals[k] = trio.current_time() - (start + spoken)
+                    if all(f is not None for f in finals) and pids:
+                        worker_after = _cpu_seconds(pids[0])
+                        cpu_after = _cpu_seconds(os.getpid())
+            cpu = None
+            known = (cpu_before, cpu_after, worker_before, worker_after)
+            if all(value is not None for value in known):
+                process = (cpu_after or 0.0) - (cpu_before or 0.0)
+                cpu = process + (worker_after or 0.0) - (worker_before or 0.0)
+    return ServerRun(
+        [" ".join(t) for t in texts],
+        [f for f in finals if f is not None],
+        cpu,
+        len(stream) / 2 / RATE,
+    )
+
+
+def _worker_pids() -> list[int]:
+    """This process's recognizer workers (Linux /proc; empty elsewhere)."""
+    pids: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{os.getpid()}/task")
+    except OSError:
+        return pids
+    for task in tasks:
+        try:
+            with open(f"/proc/{os.getpid()}/task/{task}/children") as f:
+                children = f.read().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                with open(f"/proc/{child}/cmdline", "rb") as f:
+                    if b"dgtrio.local._pool" in f.read():
+                        pids.append(int(child))
+            except OSError:
+                continue
+    return pids
+
+
 def _p95(values: Sequence[float]) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -146,6 +256,7 @@ async def main(argv: Sequence[str]) -> None:
     parser.add_argument("--voices", default="en-us+klatt4,en-us+m6,en-us")
     parser.add_argument("--streams", default="2,4,6,8,10,12")
     parser.add_argument("--quick", action="store_true", help="fewer sentences in (b) and (c)")
+    parser.add_argument("--no-server", action="store_true", help="skip (d), the server run")
     args = parser.parse_args(argv)
     voices = args.voices.split(",")
     counts = sorted(int(n) for n in args.streams.split(","))
@@ -259,6 +370,24 @@ async def main(argv: Sequence[str]) -> None:
             f"(~{sustained / cores:.1f} per core; the feeding process shares the cores)"
         )
 
+    through: ServerRun | None = None
+    if not args.no_server:
+        print(f"\n(d) through the local server and the client, real time, voice {best}")
+        through = await _through_server(best, SENTENCES[:rt_sentences])
+        refs = SENTENCES[:rt_sentences]
+        server_wer = sum(
+            word_error_rate(r, h) * len(r.split()) for r, h in zip(refs, through.texts, strict=True)
+        ) / sum(len(r.split()) for r in refs)
+        print(
+            f"  WER {server_wer:.1%}; end of speech -> final Results: median "
+            f"{statistics.median(through.latencies):.3f} s, max {max(through.latencies):.3f} s "
+            f"({len(through.latencies)} utterances)"
+        )
+        if through.cpu is not None:
+            print(
+                f"  CPU, server + client + worker: {through.cpu / through.audio:.3f} s per audio s"
+            )
+
     print("\nSummary (paste into docs):")
     print(f"  command: {command}")
     print(
@@ -272,6 +401,16 @@ async def main(argv: Sequence[str]) -> None:
     if per_second:
         print(f"  CPU: {per_second:.3f} s per audio s per stream (long stream)")
     print(f"  real-time streams sustained: {sustained} on {cores} cores")
+    if through is not None:
+        print(
+            f"  through the server: end of speech -> final Results median "
+            f"{statistics.median(through.latencies):.2f} s"
+            + (
+                f", {through.cpu / through.audio:.3f} CPU s per audio s (server, client, worker)"
+                if through.cpu is not None
+                else ""
+            )
+        )
     print(f"  (load average at the end: {os.getloadavg()[0]:.1f}; other work skews (b) and (c))")
 
 
