@@ -33,7 +33,7 @@ from ._errors import (
 )
 from ._events import EventType
 from ._options import RequestOptions
-from ._reconnect import Reconnected, Reconnecting, ReconnectPolicy
+from ._reconnect import Reconnected, Reconnecting, ReconnectPolicy, is_retryable
 from ._session import Session, SessionState, SessionStatistics
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "SessionStatistics",
     "UnknownMessage",
     "__version__",
+    "is_retryable",
 ]
 
 

@@ -27,15 +27,24 @@ What this subclass adds to the generic session (``dgtrio._session``):
 6. **Closing.** The agent has no close message, so a graceful close sends
    whatever was queued and then closes the websocket; it does not wait for the
    server to end the conversation. Running function handlers are cancelled.
-   Reconnecting is not done here.
+7. **No automatic reconnect, but everything to continue.** The conversation
+   lives on the server: the LLM's context, the turn being spoken, function
+   calls in flight. A new connection has none of it, so a reconnect cannot be
+   invisible, and the application must decide what the user hears (docs:
+   "Reconnecting"). The session keeps what a new one needs:
+   :attr:`AgentV1Session.history` (every ``History`` event) and
+   :meth:`AgentV1Session.resume_settings`, the Settings in force (with every
+   acknowledged update) plus that history as context, without the greeting.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
+import attrs
 import trio
 
 from ..._common import AudioChunk, MediaMessage
@@ -80,6 +89,9 @@ from ._messages import (
 )
 from ._seed import AgentV1ControlMessage
 from ._settings import (
+    Agent,
+    Context,
+    History,
     ListenSettings,
     Settings,
     SpeakSettings,
@@ -119,6 +131,40 @@ _ACKS: dict[type, str] = {
 }
 
 
+#: The update messages, by the kind of request they are.
+_UPDATES: dict[type, str] = {
+    UpdatePrompt: "prompt",
+    UpdateSpeak: "speak",
+    UpdateThink: "think",
+    UpdateThinkLive: "think_live",
+    UpdateListen: "listen",
+}
+
+
+def _updated(settings: Settings, update: Any) -> Settings:
+    """``settings`` with an acknowledged update applied."""
+    agent = settings.agent
+    if not isinstance(agent, Agent):
+        return settings  # a saved configuration: the server holds it
+    cls = update.__class__
+    if cls is UpdatePrompt:
+        think = agent.think
+        if isinstance(think, ThinkSettings):
+            agent = attrs.evolve(agent, think=attrs.evolve(think, prompt=update.prompt))
+        elif think:
+            prompted = tuple(attrs.evolve(t, prompt=update.prompt) for t in think)
+            agent = attrs.evolve(agent, think=prompted)
+    elif cls is UpdateSpeak:
+        agent = attrs.evolve(agent, speak=update.speak)
+    elif cls is UpdateThink:
+        agent = attrs.evolve(agent, think=update.think)
+    elif cls is UpdateThinkLive:
+        agent = attrs.evolve(agent, think_live=update.think_live)
+    elif cls is UpdateListen:
+        agent = attrs.evolve(agent, listen=update.listen)
+    return attrs.evolve(settings, agent=agent)
+
+
 class AgentV1Protocol(ProtocolState):
     """The rules of ``/v1/agent/converse`` (protocol.md §5), without I/O.
 
@@ -130,6 +176,8 @@ class AgentV1Protocol(ProtocolState):
 
     Attributes:
         settings: The Settings sent, once sent.
+        current_settings: The Settings in force on the server: :attr:`settings`
+            with every update the server acknowledged applied.
         output_encoding: The encoding of the agent's audio (from Settings).
         output_sample_rate: Its sample rate, when known.
     """
@@ -141,6 +189,8 @@ class AgentV1Protocol(ProtocolState):
     def __init__(self) -> None:
         super().__init__()
         self.settings: Settings | None = None
+        self.current_settings: Settings | None = None
+        self._updates: dict[str, deque[Any]] = {key: deque() for key in _UPDATES.values()}
         self.output_encoding = DEFAULT_OUTPUT_ENCODING
         self.output_sample_rate: int | None = DEFAULT_OUTPUT_SAMPLE_RATE
 
@@ -159,10 +209,13 @@ class AgentV1Protocol(ProtocolState):
             raise ProtocolError(f"cannot send {kind} yet: {_SETTINGS_FIRST}")
 
     def sent(self, message: Any) -> None:
-        """Record Settings (and the output audio format it asks for)."""
+        """Record Settings (and the output audio format it asks for), and updates."""
         super().sent(message)
+        key = _UPDATES.get(message.__class__)
+        if key is not None:
+            self._updates[key].append(message)
         if isinstance(message, Settings):
-            self.settings = message
+            self.settings = self.current_settings = message
             output = message.audio.output
             if output is not None:
                 self.output_encoding = output.encoding or DEFAULT_OUTPUT_ENCODING
@@ -176,6 +229,9 @@ class AgentV1Protocol(ProtocolState):
         cls = event.__class__
         key = _ACKS.get(cls)
         if key is not None:
+            pending = self._updates.get(key)
+            if pending and self.current_settings is not None:
+                self.current_settings = _updated(self.current_settings, pending.popleft())
             return Ack(key, event)
         if cls is InjectionRefused:
             return Ack("inject", event)
@@ -216,6 +272,7 @@ class AgentV1Session(Session[AgentV1Event]):
         self._dispatcher = FunctionDispatcher(
             FunctionRegistry(), self.send_function_call_response, self
         )
+        self._history: list[History] = []
 
     # ----------------------------------------------------------------- info
 
@@ -229,6 +286,44 @@ class AgentV1Session(Session[AgentV1Event]):
     def settings(self) -> Settings | None:
         """The Settings sent on this session, once sent."""
         return self._protocol.settings
+
+    @property
+    def history(self) -> tuple[History, ...]:
+        """Every ``History`` event received so far, oldest first.
+
+        The server sends them unless ``Settings.flags.history`` is false. They
+        are what :meth:`resume_settings` passes to a new session.
+        """
+        return tuple(self._history)
+
+    def resume_settings(self) -> Settings:
+        """Settings for a new session that continues this conversation.
+
+        The Settings in force now (those sent, with every update the server
+        acknowledged), with :attr:`history` appended to the context's
+        messages and the greeting removed, so the agent does not greet the
+        user again. Use it to reconnect after a failure::
+
+            settings = agent.resume_settings()
+            async with client.agent.v1.connect(settings=settings) as agent: ...
+
+        What the new session cannot have: the turn that was being spoken,
+        function calls in flight, updates not yet acknowledged. A saved
+        agent configuration (``Settings.agent`` as an id) is returned as it is.
+
+        Raises:
+            ProtocolError: No Settings was sent on this session yet.
+        """
+        settings = self._protocol.current_settings
+        if settings is None:
+            raise ProtocolError("no Settings was sent on this session: nothing to resume")
+        agent = settings.agent
+        if not isinstance(agent, Agent):
+            return settings
+        earlier = agent.context.messages if agent.context is not None else None
+        messages = (*(earlier or ()), *self._history)
+        context = attrs.evolve(agent.context or Context(), messages=messages or None)
+        return attrs.evolve(settings, agent=attrs.evolve(agent, context=context, greeting=None))
 
     @property
     def functions(self) -> FunctionRegistry:
@@ -491,7 +586,9 @@ class AgentV1Session(Session[AgentV1Event]):
 
     def _observe(self, event: Any) -> None:
         cls = event.__class__
-        if cls is FunctionCallRequest:
+        if cls is History:
+            self._history.append(event)
+        elif cls is FunctionCallRequest:
             self._dispatcher.dispatch(event)
         elif cls is FunctionCallCancelled:
             self._dispatcher.cancel(event)
