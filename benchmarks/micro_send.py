@@ -18,10 +18,13 @@ thread drains the loopback socket and is not counted):
 * ``SocketStream.send_all``: trio's send of 640 bytes on a TCP loopback socket;
 * ``socket.send + checkpoint``: a non-blocking stdlib ``send`` of the same
   bytes followed by one checkpoint (what a direct-write path costs);
-* ``ws.send_message``: trio-websocket's whole send (framing, lock, send_all);
-* ``session.send_media``: dgtrio's whole path (checks, channel, writer task,
-  scope, trio-websocket), per frame, with the sender yielding to the writer
-  after each frame as a paced producer does.
+* ``ws.send_message``: trio-websocket's whole send (framing, lock, send_all),
+  what dgtrio's transport used until 2026-11-24;
+* ``Transport.send``: dgtrio's transport (wsproto framing and one
+  non-blocking socket send under its FIFO lock);
+* ``session.send_media``: dgtrio's whole path (checks, the inline send with
+  its shielded scope, the transport), per frame, with the sender yielding
+  once after each frame as a paced producer does.
 """
 
 from __future__ import annotations
