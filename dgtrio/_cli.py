@@ -69,6 +69,8 @@ OK, FAILURE, USAGE, INTERRUPTED = 0, 1, 2, 130
 
 #: Raw encodings the command line can stream (it must know their byte rate).
 RAW_ENCODINGS: Mapping[str, int] = {"linear16": 2, "linear32": 4, "mulaw": 1, "alaw": 1}
+#: What the local and fake servers decode (Deepgram also takes linear32).
+_SERVER_ENCODINGS = ("linear16", "mulaw", "alaw")
 #: Deepgram accepts live audio at up to this multiple of real time.
 SERVICE_SPEED_LIMIT = 1.25
 #: Audio per frame sent, in seconds.
@@ -151,8 +153,11 @@ def _docstring_args(function: Callable[..., object]) -> dict[str, str]:
             found[current] = match.group(2).strip()
         elif current is not None and line.strip():
             found[current] += " " + line.strip()
-    # argparse treats % specially in help text.
-    return {name: text.replace("%", "%%") for name, text in found.items()}
+    # Plain text for the terminal: no reStructuredText literals; argparse
+    # treats % specially in help text.
+    return {
+        name: re.sub(r"``(.*?)``", r"\1", text).replace("%", "%%") for name, text in found.items()
+    }
 
 
 def _union_members(annotation: object) -> tuple[object, ...]:
@@ -292,7 +297,7 @@ def _build_parser() -> _Parser:
         query=_add_query_options(
             listen,
             ListenV1Client.connect,
-            defaults={"model": "nova-3", "interim_results": True},
+            defaults={"model": "nova-3", "interim_results": True, "punctuate": True},
         ),
     )
 
@@ -310,7 +315,7 @@ def _build_parser() -> _Parser:
         query=_add_query_options(
             speak,
             SpeakV1Client.connect,
-            defaults={"model": "aura-2-thalia-en", "encoding": "linear16", "sample_rate": 24000},
+            defaults={"model": "aura-2-thalia-en", "encoding": "linear16"},
         ),
     )
 
@@ -324,21 +329,51 @@ def _build_parser() -> _Parser:
     agent.add_argument("-o", "--output", metavar="OUT.wav", help="save the agent's audio here")
     agent.add_argument("--encoding", choices=sorted(RAW_ENCODINGS), help="raw input's encoding")
     agent.add_argument("--sample-rate", type=int, metavar="N", help="raw input's sample rate")
-    agent.add_argument("--prompt", default="You are a helpful assistant. Keep answers short.")
-    agent.add_argument("--greeting", help="what the agent says first")
-    agent.add_argument("--listen-model", default="nova-3", metavar="MODEL")
     agent.add_argument(
-        "--think-provider", default="open_ai", choices=sorted(_THINK_PROVIDERS), metavar="NAME"
+        "--prompt",
+        default="You are a helpful assistant. Keep answers short.",
+        help="the agent's instructions (think.prompt)",
     )
-    agent.add_argument("--think-model", default="gpt-4o-mini", metavar="MODEL")
-    agent.add_argument("--speak-model", default="aura-2-thalia-en", metavar="MODEL")
-    agent.add_argument("--output-sample-rate", type=int, default=24000, metavar="N")
+    agent.add_argument("--greeting", help="what the agent says first (default: nothing)")
+    agent.add_argument(
+        "--listen-model",
+        default="nova-3",
+        metavar="MODEL",
+        help="speech recognition model (default nova-3)",
+    )
+    agent.add_argument(
+        "--think-provider",
+        default="open_ai",
+        choices=sorted(_THINK_PROVIDERS),
+        metavar="NAME",
+        help=f"language model provider: {', '.join(sorted(_THINK_PROVIDERS))} (default open_ai)",
+    )
+    agent.add_argument(
+        "--think-model",
+        default="gpt-4o-mini",
+        metavar="MODEL",
+        help="language model (default gpt-4o-mini)",
+    )
+    agent.add_argument(
+        "--speak-model",
+        default="aura-2-thalia-en",
+        metavar="MODEL",
+        help="voice (default aura-2-thalia-en)",
+    )
+    agent.add_argument(
+        "--output-sample-rate",
+        type=int,
+        default=24000,
+        metavar="N",
+        help="sample rate of the agent's linear16 audio (default 24000)",
+    )
     agent.add_argument(
         "--wait",
         type=float,
         default=10.0,
         metavar="SECONDS",
-        help="after the input ends, how long to wait for the agent to finish (default 10)",
+        help="after the input ends, how long to wait for the agent to finish, sending "
+        "silence in real time (default 10)",
     )
     _add_speed(agent)
     _add_server_choice(agent, json_help="print the server's messages (not the audio) as JSON lines")
@@ -489,19 +524,24 @@ def _json_line(schema: Any, event: object) -> str:
     return str(schema.serialize(event))
 
 
-class _OneLineFormatter(logging.Formatter):
-    """Log records as ``dgtrio: level: message``, without tracebacks."""
+class _Formatter(logging.Formatter):
+    """Log records as ``dgtrio: level: message``, with or without tracebacks."""
+
+    def __init__(self, *, tracebacks: bool) -> None:
+        super().__init__()
+        self.tracebacks = tracebacks
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+        """One line per record; a traceback below it only if asked for."""
+        text = f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+        if self.tracebacks and record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
 
 
 def _configure_logging(*, tracebacks: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    if tracebacks:
-        handler.setFormatter(logging.Formatter(f"{PROG}: %(levelname)s: %(message)s"))
-    else:
-        handler.setFormatter(_OneLineFormatter())
+    handler.setFormatter(_Formatter(tracebacks=tracebacks))
     logger = logging.getLogger("dgtrio")
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
@@ -511,8 +551,24 @@ def _configure_logging(*, tracebacks: bool) -> None:
 # --- where the client connects ---------------------------------------------------------
 
 
+def _check_local_engines() -> None:
+    """Fail before anything starts, with the install command, if the offline engines are missing."""
+    from .local import missing_dependencies
+
+    missing = missing_dependencies()
+    if missing:
+        raise CommandError(
+            f"the local engines are not installed (missing: {', '.join(missing)}); "
+            "install them with: pip install 'dgtrio[local]'",
+            USAGE,
+        )
+
+
 def _check_credentials(args: argparse.Namespace) -> None:
-    if args.local or args.fake:
+    if args.local:
+        _check_local_engines()
+        return
+    if args.fake:
         return
     if not DeepgramClient().has_credentials:
         raise CommandError(
@@ -850,6 +906,12 @@ def _run_listen(args: argparse.Namespace) -> int:
         keep_header=True,
     )
     try:
+        if (args.local or args.fake) and audio.encoding not in _SERVER_ENCODINGS:
+            raise CommandError(
+                f"{audio.name}: {audio.encoding} audio: the {'local' if args.local else 'fake'} "
+                f"server decodes {', '.join(_SERVER_ENCODINGS)} only",
+                USAGE,
+            )
         _check_speed(args)
         _check_credentials(args)
         _configure_logging(tracebacks=False)
@@ -934,17 +996,28 @@ async def _listen(args: argparse.Namespace, audio: _Input) -> int:
 
 
 def _text_pieces(text: str) -> list[str]:
-    """Cut text into Speak messages of at most 2000 characters, at sentence ends if possible."""
+    """Cut text into Speak messages of at most 2000 characters, at sentence ends if possible.
+
+    Sentences are packed into a message while they fit; a sentence longer
+    than a message is cut between words (a word longer than that, alone).
+    """
     pieces: list[str] = []
     current = ""
+
+    def add(part: str) -> None:
+        nonlocal current
+        candidate = f"{current} {part}" if current else part
+        if len(candidate) > SPEAK_MESSAGE_LIMIT and current:
+            pieces.append(current)
+            candidate = part
+        current = candidate
+
     for sentence in re.split(r"(?<=[.!?])\s+", " ".join(text.split())):
-        words = sentence.split(" ")
-        for word in words:
-            candidate = f"{current} {word}" if current else word
-            if len(candidate) > SPEAK_MESSAGE_LIMIT and current:
-                pieces.append(current)
-                candidate = word
-            current = candidate
+        if len(sentence) <= SPEAK_MESSAGE_LIMIT:
+            add(sentence)
+            continue
+        for word in sentence.split(" "):
+            add(word)
     if current:
         pieces.append(current)
     return pieces
@@ -965,6 +1038,8 @@ def _run_speak(args: argparse.Namespace) -> int:
             f"unsupported encoding {args.encoding!r}: a WAV file takes linear16, mulaw or alaw",
             USAGE,
         )
+    if args.sample_rate is None:  # the service's defaults, said out loud for the WAV header
+        args.sample_rate = 24000 if args.encoding == "linear16" else 8000
     _check_credentials(args)
     try:
         output = open(args.output, "wb")  # noqa: SIM115 - closed below
@@ -995,10 +1070,13 @@ async def _speak(args: argparse.Namespace, pieces: list[str], output: BinaryIO) 
     async with _client(args) as client, client.speak.v1.connect(**query) as session:
 
         async def writer() -> None:
-            for piece in pieces:
-                await session.send_text(piece)
-            await session.send_control(Flush())
-            await session.close()
+            try:
+                for piece in pieces:
+                    await session.send_text(piece)
+                await session.send_control(Flush())
+                await session.close()
+            except (ConnectionClosedError, SessionClosedError):
+                pass  # the server closed early; reading the audio reports why
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(writer)
@@ -1147,8 +1225,9 @@ async def _agent(args: argparse.Namespace, audio: _Input, output: BinaryIO | Non
                     if state.silence_sent >= args.wait:
                         timed_out = True
                         break
-                    if args.speed > 0:
-                        await trio.sleep_until(start + (state.silence_sent + 0.1) / args.speed)
+                    # Silence goes at real-time pace whatever --speed says: it
+                    # stands for the time the agent takes to answer.
+                    await trio.sleep_until(start + state.silence_sent + 0.1)
                     await session.send_media(silence)
                     state.silence_sent += 0.1
             except (ConnectionClosedError, SessionClosedError):
@@ -1196,13 +1275,29 @@ async def _agent(args: argparse.Namespace, audio: _Input, output: BinaryIO | Non
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from ._transport import is_loopback_host
+
     if not 0 <= args.port <= 65535:
         raise CommandError(f"--port {args.port}: not a port number", USAGE)
+    if args.engine == "local":
+        _check_local_engines()
     _configure_logging(tracebacks=True)
+    if not is_loopback_host(args.host):
+        # Said once, here, in the command line's words (the library's own
+        # warning says the same about its test server).
+        logging.getLogger("dgtrio").handlers[-1].addFilter(_drop_exposure_warning)
+        _warn(
+            f"--host {args.host}: the server is reachable from the network"
+            + ("" if args.api_key else " and accepts any credentials (see --api-key)")
+        )
     try:
         return _run_async(_serve, args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # pragma: no cover - signals are received below
         return OK
+
+
+def _drop_exposure_warning(record: logging.LogRecord) -> bool:
+    return "reachable from the network" not in str(record.msg)
 
 
 async def _serve(args: argparse.Namespace) -> int:
@@ -1225,24 +1320,33 @@ async def _serve(args: argparse.Namespace) -> int:
         server_cm = open_local_deepgram(
             **common, warm_workers=args.warm, max_workers=args.max_streams
         )
-    try:
-        async with server_cm as server:
-            print(f"listening on {server.url}", flush=True)
-            print(
-                f"clients: DEEPGRAM_PRODUCTION_URL={server.url} DEEPGRAM_AGENT_URL={server.url} "
-                "(any DEEPGRAM_API_KEY unless --api-key); Ctrl+C stops",
-                file=sys.stderr,
-                flush=True,
-            )
-            # SIGINT and SIGTERM stop the server in order (the local engine's
-            # worker processes are shut down), with status 0.
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+    # SIGINT and SIGTERM stop the server in order, even while it starts (the
+    # local engine's worker processes are shut down), with status 0.
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async with trio.open_nursery() as nursery:
+
+            async def stop_on_signal() -> None:
                 async for _ in signals:
-                    break
-    except OSError as exc:
-        raise CommandError(
-            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
-        ) from None
+                    nursery.cancel_scope.cancel()
+                    return
+
+            nursery.start_soon(stop_on_signal)
+            try:
+                async with server_cm as server:
+                    print(f"listening on {server.url}", flush=True)
+                    key = "the --api-key value" if args.api_key else "anything"
+                    print(
+                        f"clients: DEEPGRAM_PRODUCTION_URL={server.url} "
+                        f"DEEPGRAM_AGENT_URL={server.url} DEEPGRAM_API_KEY=<{key}>; "
+                        "Ctrl+C stops",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    await trio.sleep_forever()
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+                ) from None
     return OK
 
 
@@ -1281,6 +1385,7 @@ class _DemoSentence:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
+    _check_local_engines()
     _configure_logging(tracebacks=False)
     return _run_async(_demo, args)
 
@@ -1372,8 +1477,11 @@ async def _demo(args: argparse.Namespace) -> int:
             async def pump() -> None:
                 nonlocal started
                 started = trio.current_time()
-                await _stream_audio(session.send_media, audio, args.speed, progress)
-                await session.close_stream()
+                try:
+                    await _stream_audio(session.send_media, audio, args.speed, progress)
+                    await session.close_stream()
+                except (ConnectionClosedError, SessionClosedError):
+                    pass  # the server closed early; reading the session reports why
 
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(pump)
