@@ -234,6 +234,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._awaiting_reply: float | None = None  # first audio sent since the last reply
         self._unanswered_flow = 0.0  # seconds of audio flow since then (pauses excluded)
         self._awaiting_close: float | None = None  # when the close message went out, unanswered
+        self._reader_blocked = False  # the reader waits for room in the events channel
         keepalive = self._protocol.keepalive_message
         self._keepalive_frame = None if keepalive is None else self.schema.serialize(keepalive)
         self._hello: Any = None
@@ -420,7 +421,14 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             # channel has room, handing the event over needs no second yield.
             self._events_send.send_nowait(item)
         except trio.WouldBlock:
-            await self._events_send.send(item)
+            # The application is not reading: the server's silence from now
+            # on is ours, not its, so the response watchdog pauses meanwhile.
+            self._reader_blocked = True
+            try:
+                await self._events_send.send(item)
+            finally:
+                self._reader_blocked = False
+                self._awaiting_reply = None
 
     def _binary_event(self, data: bytes) -> Any:
         """Turn a binary frame from the server into an event (subclasses override)."""
@@ -896,13 +904,18 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         """Declare the connection dead when it stops answering.
 
         Two cases: audio kept flowing for ``limit`` seconds without a single
-        reply (pauses between utterances, when nothing is sent, do not count),
-        or the close message got no reply within ``limit``.
+        reply (pauses between utterances, when nothing is sent, do not count,
+        nor does the time the application leaves the events unread), or the
+        close message got no reply within ``limit``.
         """
         while self._state is SessionState.OPEN:
             now = trio.current_time()
             closing = self._awaiting_close
-            flowing = self._awaiting_reply is not None and self._unanswered_flow >= limit
+            flowing = (
+                self._awaiting_reply is not None
+                and self._unanswered_flow >= limit
+                and not self._reader_blocked
+            )
             drained = closing is not None and now - closing >= limit
             if not (flowing or drained):
                 # The earliest moment either could become true.

@@ -234,3 +234,30 @@ async def test_watchdog_catches_a_server_that_stops_answering(
     assert finals(events) == baseline
     cause = next(e.cause for e in events if isinstance(e, Reconnecting))
     assert isinstance(cause, ConnectionDeadError)
+
+
+@pytest.mark.parametrize("interim", [True, False])
+async def test_with_interim_results_the_watchdog_is_on_by_default(
+    client: DeepgramClient,
+    server: DeepgramServer,
+    interim: bool,
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    audio = speech("one two three.", trailing_silence=20.0)  # 20 s of audio flow
+
+    async def stream() -> None:
+        async with client.listen.v1.connect(**RAW, interim_results=interim) as session:
+            connection = await server.wait_for_connection()
+            connection.mute()  # it hears, but never answers
+            for offset in range(0, len(audio), 640):
+                await session.send_media(audio[offset : offset + 640])
+                await trio.sleep(0.02)
+
+    started = trio.current_time()
+    if not interim:
+        await stream()  # no watchdog: the audio goes out, the close times out quietly
+        assert trio.current_time() - started > 20
+        return
+    with pytest.raises(ConnectionDeadError, match="got no reply from the server for 10 s"):
+        await stream()
+    assert trio.current_time() - started == pytest.approx(10.0, abs=1.0)

@@ -98,6 +98,17 @@ class Stall:
 
 
 @attrs.frozen
+class Mute:
+    """Keep reading but send nothing more once ``after`` messages were sent.
+
+    The connection stays healthy (TCP is fine, websocket pings still get
+    pongs) but no message comes back: only a response watchdog catches it.
+    """
+
+    after: int = 0
+
+
+@attrs.frozen
 class DropConnection:
     """Drop the TCP connection without a close frame after ``after`` messages.
 
@@ -108,7 +119,7 @@ class DropConnection:
     mid_frame: bool = False
 
 
-Fault: TypeAlias = RejectHandshake | CloseConnection | SendFrames | Stall | DropConnection
+Fault: TypeAlias = RejectHandshake | CloseConnection | SendFrames | Stall | Mute | DropConnection
 
 
 # --- a stream the server can pause and break --------------------------------
@@ -254,6 +265,8 @@ class ServerConnection:
         self._ws = ws
         self._stream = stream
         self._faults = [f for f in faults if not isinstance(f, RejectHandshake)]
+        #: Set by :meth:`mute` (or a :class:`Mute` fault): nothing more is sent.
+        self.muted = False
         self._messages_sent = 0
         self._new_frame = trio.Event()
 
@@ -321,6 +334,9 @@ class ServerConnection:
         await self._send_frame(frame, frame, count=False)
 
     async def _send_frame(self, frame: str | bytes, record: Any, *, count: bool = True) -> None:
+        if self.muted:
+            await trio.lowlevel.checkpoint()
+            return  # a hung backend: the frame never leaves
         try:
             await self._ws.send_message(frame)
         except trio_websocket.ConnectionClosed as exc:
@@ -338,6 +354,14 @@ class ServerConnection:
             self._record_close(code, reason)
         with trio.move_on_after(self.server.close_timeout):
             await self._ws.aclose(code, reason)
+
+    def mute(self) -> None:
+        """Keep reading, but send nothing more (a backend that hangs while the socket lives).
+
+        Unlike a writing :meth:`stall`, the handler does not block: it goes on
+        reading and working, and what it sends is dropped (and not recorded).
+        """
+        self.muted = True
 
     def stall(self, *, reading: bool = True, writing: bool = True) -> None:
         """Stop reading and/or writing this connection's stream until :meth:`resume`."""
@@ -392,6 +416,8 @@ class ServerConnection:
                 raise _StopHandler
             elif isinstance(fault, Stall):
                 self.stall(reading=fault.reading, writing=fault.writing)
+            elif isinstance(fault, Mute):
+                self.mute()
 
 
 Handler: TypeAlias = Callable[[ServerConnection], Awaitable[None]]

@@ -34,7 +34,12 @@ from ._messages import (
     UtteranceEnd,
     Word,
 )
-from ._session import ListenV1Client, ListenV1Protocol, ListenV1Session
+from ._session import (
+    INTERIM_RESPONSE_TIMEOUT,
+    ListenV1Client,
+    ListenV1Protocol,
+    ListenV1Session,
+)
 
 #: The official SDK's name for outgoing audio: ``ListenV1MediaMessage(chunk)``.
 ListenV1MediaMessage = MediaMessage
@@ -42,6 +47,7 @@ ListenV1MediaMessage = MediaMessage
 ListenV1SocketClientResponse = ListenV1Event
 
 __all__ = [
+    "INTERIM_RESPONSE_TIMEOUT",
     "SCHEMA",
     "Alternative",
     "Channel",

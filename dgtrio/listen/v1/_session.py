@@ -34,7 +34,10 @@ from ._messages import (
 if TYPE_CHECKING:
     from ..._client import DeepgramClient
 
-__all__ = ["ListenV1Client", "ListenV1Protocol", "ListenV1Session"]
+__all__ = ["INTERIM_RESPONSE_TIMEOUT", "ListenV1Client", "ListenV1Protocol", "ListenV1Session"]
+
+#: Default ``response_timeout`` of sessions with ``interim_results``, in seconds.
+INTERIM_RESPONSE_TIMEOUT = 10.0
 
 #: A parameter that may be given once or as a list.
 Repeated = Scalar | Sequence[Scalar]
@@ -308,7 +311,12 @@ class ListenV1Client:
             authorization: Replaces the ``Authorization`` header value for this
                 connection (e.g. ``"Token ..."`` or ``"Bearer ..."``).
             request_options: Extra headers and query parameters, timeouts and
-                session tuning; see :class:`~dgtrio.RequestOptions`.
+                session tuning; see :class:`~dgtrio.RequestOptions`. With
+                ``interim_results``, ``response_timeout`` defaults to
+                :data:`INTERIM_RESPONSE_TIMEOUT` (10 s): audio flowing that
+                long with no message back means the connection is dead.
+                Without interim results the service may stay quiet through
+                long silences, so the watchdog is off unless you set it.
             reconnect: Reconnect on transient failures, replaying unfinalized
                 audio; off by default. See :class:`~dgtrio.ReconnectPolicy`.
 
@@ -322,6 +330,13 @@ class ListenV1Client:
             )
         if utterance_end_ms is not None and not _truthy(interim_results):
             raise ConfigurationError("utterance_end_ms needs interim_results=True")
+        if _truthy(interim_results) and "response_timeout" not in (request_options or {}):
+            # Interim results come about every second while audio flows, so a
+            # silent server is a dead one (docs: "Reconnecting", liveness).
+            request_options = {
+                **(request_options or {}),
+                "response_timeout": INTERIM_RESPONSE_TIMEOUT,
+            }
         params: list[tuple[str, Any]] = [
             ("model", model),
             ("callback", callback),
