@@ -5,15 +5,25 @@ from __future__ import annotations
 import array
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 import trio
 
-from dgtrio import ConnectionClosedError, DeepgramClient, DeepgramClientEnvironment
+from dgtrio import ConnectionClosedError, DeepgramClient, DeepgramClientEnvironment, HandshakeError
 from dgtrio._audio import wav_header
+from dgtrio._server.engines import EngineError, RecognizerOptions
+from dgtrio._server.fake_engine import FakeEngine, FakeRecognizer
 from dgtrio.listen.v1 import Results
-from dgtrio.testing import DeepgramServer, DropConnection, decode_text, speech
+from dgtrio.testing import (
+    DeepgramServer,
+    DropConnection,
+    decode_text,
+    open_fake_deepgram,
+    speech,
+)
 
 LINEAR16: dict[str, Any] = {"model": "nova-3", "encoding": "linear16", "sample_rate": 16000}
 
@@ -141,3 +151,55 @@ async def test_python_m_dgtrio_testing_serves_standalone() -> None:
         if process.returncode is None:  # pragma: no cover
             process.kill()
             await process.wait()
+
+
+class EnglishOnlyEngine(FakeEngine):
+    """A fake engine that says which languages it knows, and can break."""
+
+    def __init__(self) -> None:
+        super().__init__("english-only")
+        self.broken = False
+
+    @staticmethod
+    def supports_language(language: str) -> bool:
+        return language.lower().startswith("en")
+
+    @asynccontextmanager
+    async def recognizer(self, options: RecognizerOptions) -> AsyncIterator[FakeRecognizer]:
+        if self.broken:
+            raise EngineError("the recognizer process died")
+        async with super().recognizer(options) as recognizer:
+            yield recognizer
+
+
+async def test_an_engine_refuses_languages_it_does_not_know_at_the_handshake() -> None:
+    async with open_fake_deepgram(engine=EnglishOnlyEngine()) as server:
+        client = server.client()
+        with pytest.raises(HandshakeError) as info:
+            async with client.listen.v1.connect(**LINEAR16, language="fr"):
+                pass  # pragma: no cover
+        assert info.value.status == 400
+        assert "language 'fr' is not available on this server (english-only)" in str(info.value)
+        async with client.listen.v1.connect(**LINEAR16, language="en-GB") as session:
+            results = await transcripts(session, speech("good day."))
+        assert [r.transcript for r in results] == ["good day"]
+
+
+async def test_an_engine_failure_closes_its_connection_with_1011_and_the_server_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = EnglishOnlyEngine()
+    async with open_fake_deepgram(engine=engine) as server:
+        client = server.client()
+        engine.broken = True
+        with pytest.raises(ConnectionClosedError) as info:
+            async with client.listen.v1.connect(**LINEAR16) as session:
+                await transcripts(session, speech("lost."))
+        assert info.value.code == 1011
+        assert info.value.reason == "speech engine failure: the recognizer process died"
+        engine.broken = False
+        async with client.listen.v1.connect(**LINEAR16) as session:
+            results = await transcripts(session, speech("still here."))
+        assert [r.transcript for r in results] == ["still here"]
+        assert server.errors == []  # not a server bug
+    assert "the speech engine failed" in caplog.text

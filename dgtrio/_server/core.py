@@ -29,7 +29,7 @@ from .._client import DeepgramClient, DeepgramClientEnvironment
 from .._codec import Schema, UnknownMessage, dumps
 from .._errors import MessageDecodeError
 from .._transport import ReaderGuard
-from .engines import SpeechEngine
+from .engines import EngineError, SpeechEngine, unsupported_language
 
 __all__ = [
     "CloseConnection",
@@ -643,6 +643,8 @@ class DeepgramServer:
             await self._reject(request, request_id, 401, auth_error)
             return
         query_error = self._check_query(endpoint, handshake)
+        if query_error is None and endpoint.path in ("/v1/listen", "/v2/listen"):
+            query_error = unsupported_language(self.engine, handshake.param("language"))
         if query_error is not None:
             await self._reject(request, request_id, 400, ("INVALID_QUERY_PARAMETER", query_error))
             return
@@ -655,6 +657,11 @@ class DeepgramServer:
             await endpoint.handler(connection)
         except (ClientGone, _StopHandler):
             pass
+        except EngineError as exc:
+            # The engine failed (a worker process died...), not the server.
+            logger.warning("%r: the speech engine failed: %s", connection, exc)
+            with trio.CancelScope(shield=True):
+                await connection.close(1011, f"speech engine failure: {exc}"[:120])
         except Exception as exc:
             logger.exception("%r: handler failed", connection)
             self.errors.append(exc)

@@ -25,6 +25,7 @@ from typing import Protocol, TypeAlias
 import attrs
 
 __all__ = [
+    "EngineError",
     "Hypothesis",
     "RecognizedWord",
     "Recognizer",
@@ -34,6 +35,22 @@ __all__ = [
     "SpeechEngine",
     "SynthesisOptions",
 ]
+
+
+class EngineError(Exception):
+    """The engine failed (not the server): the connection closes with 1011, the server goes on."""
+
+
+def unsupported_language(engine: SpeechEngine, language: str | None) -> str | None:
+    """Why ``engine`` cannot recognize ``language`` (``None``: it can, or it does not say).
+
+    An engine limited to some languages has a ``supports_language(tag) -> bool``
+    method; the server refuses the others at the handshake (400).
+    """
+    check = getattr(engine, "supports_language", None)
+    if language is None or check is None or check(language):
+        return None
+    return f"language {language!r} is not available on this server ({engine.name})"
 
 
 @attrs.frozen

@@ -132,6 +132,19 @@ class LocalEngine:
             return None
         return await stack.__aexit__(exc_type, exc, tb)
 
+    @staticmethod
+    def supports_language(language: str | None) -> bool:
+        """Whether ``language`` (a BCP-47 tag; ``None``: the default) can be recognized.
+
+        The model is US English, so ``en`` and every ``en-*`` tag qualify;
+        other languages (and ``multi``) do not. The server refuses them at the
+        handshake (400) rather than answer in English.
+        """
+        if language is None:
+            return True
+        tag = language.strip().lower()
+        return tag == "en" or tag.startswith("en-")
+
     def statistics(self) -> PoolStatistics:
         """Return the recognizer pool's statistics (idle, busy, started, lost workers)."""
         return self._require_pool().statistics()

@@ -77,7 +77,13 @@ import attrs
 import trio
 
 from .._errors import DeepgramError
-from .._server.engines import Hypothesis, RecognizedWord, RecognizerEvent, SpeechBegan
+from .._server.engines import (
+    EngineError,
+    Hypothesis,
+    RecognizedWord,
+    RecognizerEvent,
+    SpeechBegan,
+)
 
 if TYPE_CHECKING:
     from ._sphinx import StreamSettings
@@ -104,7 +110,7 @@ _HEADER = 4
 _READ_SIZE = 65536
 
 
-class LocalEngineError(DeepgramError):
+class LocalEngineError(DeepgramError, EngineError):
     """The local speech engine failed: missing dependency, worker failure, closed pool."""
 
 

@@ -24,15 +24,8 @@ _INSTALL_HINT = "pip install 'dgtrio[local]'"
 
 
 def supports_language(language: str | None) -> bool:
-    """Whether the local recognizer serves ``language`` (a BCP-47 tag; ``None``: the default).
-
-    Its model is US English, so ``en`` and every ``en-*`` tag qualify; other
-    languages (and ``multi``) do not.
-    """
-    if language is None:
-        return True
-    tag = language.strip().lower()
-    return tag == "en" or tag.startswith("en-")
+    """Whether the local recognizer serves ``language``: :meth:`LocalEngine.supports_language`."""
+    return LocalEngine.supports_language(language)
 
 
 def missing_dependencies() -> list[str]:
