@@ -9,14 +9,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
 import pytest
 import trio
+import trio.testing
 
 from dgtrio import ConnectionClosedError, DeepgramClient, DeepgramClientEnvironment, HandshakeError
 from dgtrio._audio import wav_header
-from dgtrio._server.engines import EngineError, RecognizerOptions
+from dgtrio._server.engines import EngineError, Hypothesis, RecognizerOptions
 from dgtrio._server.fake_engine import FakeEngine, FakeRecognizer
 from dgtrio.listen.v1 import Results
+from dgtrio.listen.v2 import TurnInfo
 from dgtrio.testing import (
     DeepgramServer,
     DropConnection,
@@ -203,3 +206,51 @@ async def test_an_engine_failure_closes_its_connection_with_1011_and_the_server_
         assert [r.transcript for r in results] == ["still here"]
         assert server.errors == []  # not a server bug
     assert "the speech engine failed" in caplog.text
+
+
+class HoldingEngine(FakeEngine):
+    """The fake engine, but its endpointer never says the speaker stopped."""
+
+    @asynccontextmanager
+    async def recognizer(self, options: RecognizerOptions) -> AsyncIterator[Any]:
+        async with super().recognizer(options) as recognizer:
+            yield _Holding(recognizer)
+
+
+class _Holding:
+    def __init__(self, inner: FakeRecognizer) -> None:
+        self.inner = inner
+
+    @staticmethod
+    def _hold(events: Any) -> list[Any]:
+        return [
+            attrs.evolve(e, end_of_speech=False) if isinstance(e, Hypothesis) else e for e in events
+        ]
+
+    async def feed(self, pcm: bytes) -> list[Any]:
+        return self._hold(await self.inner.feed(pcm))
+
+    async def finalize(self) -> list[Any]:
+        return self._hold(await self.inner.finalize())
+
+
+@pytest.mark.parametrize("holding", [False, True])
+async def test_flux_turns_end_where_the_engine_endpointing_says(
+    holding: bool, autojump_clock: trio.testing.MockClock
+) -> None:
+    engine = HoldingEngine() if holding else FakeEngine()
+    async with open_fake_deepgram(engine=engine) as server:
+        client = server.client()
+        flux: dict[str, Any] = {
+            "model": "flux-general-en",
+            "encoding": "linear16",
+            "sample_rate": 16000,
+        }
+        async with client.listen.v2.connect(**flux) as session:
+            audio = speech("hello there.", trailing_silence=2.0)
+            for offset in range(0, len(audio), 2560):
+                await session.send_media(audio[offset : offset + 2560])
+            await session.close_stream()
+            events = [e.event for e in [e async for e in session] if isinstance(e, TurnInfo)]
+    # The same audio: an end of turn only when the engine's endpointer ends the speech.
+    assert ("EndOfTurn" in events) is not holding

@@ -29,9 +29,12 @@ result does not depend on how the client cuts its frames. For each step:
 1. the step's PCM goes to the engine's recognizer, whose hypotheses make the
    turn's words (words settled by a final hypothesis, then the words of the
    current partial one); the first word of each sentence is capitalised;
-2. a voice-activity detector looks at the step in 10 ms frames: a frame whose
-   RMS reaches :data:`VOICE_RMS` is speech. *Silence* is the audio time since
-   the end of the last speech frame;
+2. the engine's own endpointing, the one behind ``speech_final`` on
+   ``/v1/listen``, says when the speaker talks: from its ``SpeechBegan`` until
+   its end-of-speech final hypothesis there is no silence; after it,
+   *silence* is the audio time since the end of the last recognized word (the
+   recognizer runs with its shortest endpointing, :data:`ENDPOINTING_MS`;
+   pocketsphinx's is 300 ms, the fake engine's 10 ms);
 3. the end-of-turn confidence grows linearly with silence, from 0 to 1 over
    :data:`FULL_CONFIDENCE_SILENCE` (0.5 s): with the default ``eot_threshold``
    of 0.7 a turn ends 0.35 s after the speaker stops, while the 0.3 s pause
@@ -66,7 +69,7 @@ from typing import Any
 import attrs
 from wsproto.frame_protocol import CloseReason
 
-from .._audio import decode_to_pcm16, parse_wav_header, rms
+from .._audio import decode_to_pcm16, parse_wav_header
 from ..listen.v2._messages import (
     SCHEMA,
     CloseStream,
@@ -93,13 +96,13 @@ from .core import (
     check_str,
     register_endpoint,
 )
-from .engines import Hypothesis, RecognizedWord, Recognizer, RecognizerOptions
+from .engines import Hypothesis, RecognizedWord, Recognizer, RecognizerOptions, SpeechBegan
 
 __all__ = [
+    "ENDPOINTING_MS",
     "FULL_CONFIDENCE_SILENCE",
     "STEP_SECONDS",
     "UPDATE_STEPS",
-    "VOICE_RMS",
     "serve_listen_v2",
 ]
 
@@ -107,12 +110,12 @@ __all__ = [
 STEP_SECONDS = 0.08
 #: Steps without a ``TurnInfo`` after which an ``Update`` is sent (0.24 s).
 UPDATE_STEPS = 3
-#: RMS (16-bit scale) at which a 10 ms frame counts as speech.
-VOICE_RMS = 300.0
+#: The endpointing the recognizer runs with (engines raise it to their shortest).
+ENDPOINTING_MS = 10
 #: Silence after which the end-of-turn confidence reaches 1.
 FULL_CONFIDENCE_SILENCE = 0.5
 
-_VAD_FRAMES_PER_STEP = 8  # 10 ms frames
+_MIN_STEP_SAMPLES = 8
 _RAW_ENCODINGS = ("linear16", "mulaw", "alaw")
 _DEFAULT_EOT_THRESHOLD = 0.7
 _DEFAULT_EOT_TIMEOUT_MS = 5000
@@ -259,7 +262,8 @@ class _Flux:
         self.voiced_since_eager = False
         self.settled: list[RecognizedWord] = []
         self.partial: list[RecognizedWord] = []
-        self.voice_end: int | None = None  # sample after the last speech frame
+        self.voice_end: int | None = None  # sample after the last recognized word
+        self.speaking = False  # between the engine's SpeechBegan and its end of speech
         self.steps_since_info = 0
 
     # -- sending
@@ -307,6 +311,8 @@ class _Flux:
 
     def _silence(self) -> int:
         """Samples since the last speech (or since the turn began)."""
+        if self.speaking:
+            return 0
         since = self.voice_end if self.voice_end is not None else 0
         return self.samples - max(since, self.window_start)
 
@@ -389,10 +395,10 @@ class _Flux:
     async def _open_recognizer(self, stack: AsyncExitStack) -> None:
         rate = self.sample_rate or 16000
         self.sample_rate = rate
-        self.step_samples = max(_VAD_FRAMES_PER_STEP, round(rate * STEP_SECONDS))
+        self.step_samples = max(_MIN_STEP_SAMPLES, round(rate * STEP_SECONDS))
         options = RecognizerOptions(
             sample_rate=rate,
-            endpointing_ms=None,  # turns are this endpoint's business
+            endpointing_ms=ENDPOINTING_MS,
             language="en",
             keyterms=self.settings.keyterms,
             interim_results=True,
@@ -403,21 +409,24 @@ class _Flux:
     async def _process(self, pcm: bytes) -> None:
         """Feed PCM to the recognizer and the voice detector (no messages)."""
         assert self.recognizer is not None
-        start = self.samples
-        frame = self.step_samples // _VAD_FRAMES_PER_STEP
-        count = len(pcm) // 2
-        for offset in range(0, count, frame):
-            chunk = pcm[2 * offset : 2 * (offset + frame)]
-            if chunk.strip(b"\x00") and rms(chunk) >= VOICE_RMS:
-                self.voice_end = start + offset + len(chunk) // 2
-                self.voiced_since_eager = True
-        self.samples += count
+        self.samples += len(pcm) // 2
         self._hypotheses(await self.recognizer.feed(pcm))
 
     def _hypotheses(self, events: Sequence[Any]) -> None:
+        rate = self.sample_rate or 16000
         for event in events:
+            if isinstance(event, SpeechBegan):
+                self.speaking = self.voiced_since_eager = True
+                continue
             if not isinstance(event, Hypothesis):
                 continue
+            if event.words:
+                end = round(event.words[-1].end * rate)
+                if self.voice_end is None or end > self.voice_end:
+                    self.voice_end = end
+                    self.voiced_since_eager = True
+            if event.end_of_speech:
+                self.speaking = False
             if event.final:
                 self.settled.extend(event.words)
                 self.partial = []
