@@ -20,8 +20,9 @@ comments can cite them:
    after the close message (``CloseStream``, ``Close``).
 4. **Timers are idle deadlines**, not periods: a KeepAlive goes out only after
    ``keepalive_interval`` seconds without an outgoing frame, a ping only after
-   ``ping_interval`` seconds of silence; both run under trio's clock, so tests
-   drive them with the autojump clock.
+   ``ping_interval`` seconds of silence (KeepAlive messages, which get no
+   answer, do not count: they would put the ping off forever); both run under
+   trio's clock, so tests drive them with the autojump clock.
 5. **Closing.** Leaving the ``async with`` normally closes gracefully: the
    close message is queued after everything already sent, then the session
    reads until the server closes, all inside a shielded scope bounded by
@@ -35,6 +36,18 @@ comments can cite them:
    re-raises that object unchanged, keeping its ``__cause__``,
    ``__context__`` and traceback. Two or more real errors would be a dgtrio
    bug and become :class:`~dgtrio.InternalError` chained to the group.
+7. **Reconnecting happens inside the session** (with a policy,
+   ``dgtrio/_reconnect.py`` says what is retried). The reader notices the
+   failure, dials again, has the subclass bring the new connection to where
+   the old one was (``_resume``: replayed audio, settings, unflushed text),
+   and moves the new connection's timestamps by what the old ones consumed.
+   ``Reconnecting`` and ``Reconnected`` are delivered in the event stream;
+   the application's ``async for`` and pending sends never see the gap.
+8. **The first dial is retried too** when a policy is given and the failure
+   is transient (a 429 or 5xx handshake, a network error): nothing was sent
+   yet, so nothing is replayed and no event announces it. A failure after
+   the dial but before the session is handed over (no ``Connected`` or
+   ``Welcome``) is raised by ``connect()``.
 """
 
 from __future__ import annotations
@@ -355,7 +368,15 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             if closed is None:
                 return  # a fatal event was parked
             error = self._connection_error(closed)
-            if error is None or self._policy is None or not is_retryable(error):
+            if (
+                error is None
+                or self._policy is None
+                or not is_retryable(error)
+                or (self.hello_class is not None and self._hello is None)
+            ):
+                # Before the hello the session is still opening: connect()
+                # raises the failure, as without a policy (which covers an
+                # established session, like the first handshake's refusals).
                 self._end_connection(closed, error)
                 return
             if self._state is not SessionState.OPEN:
@@ -554,6 +575,10 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._transport = transport
         self._transport_ok = True
         self._connected_at = trio.current_time()
+        # The response watchdog starts afresh: the new connection owes no reply
+        # for audio sent to the old one (or queued during the outage).
+        self._awaiting_reply = None
+        self._awaiting_close = self._connected_at if self._protocol.closing else None
         self._reconnects += 1
         changed, self._transport_changed = self._transport_changed, trio.Event()
         changed.set()
@@ -660,7 +685,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._awaiting_close = trio.current_time()  # the drain is watched too
 
     async def _enqueue(self, frame: str | bytes) -> None:
-        self._last_activity = trio.current_time()
+        if frame.__class__ is bytes or frame != self._keepalive_frame:
+            # A KeepAlive gets no answer, so it does not put off a ping (rule 4).
+            self._last_activity = trio.current_time()
         if not self._queued and not self._in_flight and self._transport_ok:
             # Fast path: nothing is waiting, so sending from this task keeps the
             # order; it saves the hop to the writer task for every audio frame.
@@ -687,6 +714,9 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             await self._declare_dead(transport)
         if self._policy is None or self._state is not SessionState.OPEN:
             if isinstance(outcome, TransportClosed):
+                if outcome.code in self._protocol.normal_close_codes and self._error is None:
+                    # A normal end is not a failure (ConnectionClosedError means abnormal).
+                    raise SessionClosedError(f"the server closed the connection ({outcome.code})")
                 raise self._closed_error(outcome.code, outcome.reason)
             self._raise_closed()
         if not is_media and frame != self._keepalive_frame:
@@ -720,6 +750,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
 
     async def _declare_dead(self, transport: Transport) -> None:
         """A send was stuck past ``send_timeout``: the peer stopped reading."""
+        if transport is not self._transport or not self._transport_ok:
+            return  # already known to have failed (another detector or the reader said why)
         self._transport_ok = False
         bound = self._options.send_timeout or 0.0
         dead = ConnectionDeadError(
@@ -752,6 +784,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
 
     def _raise_closed(self) -> NoReturn:
         if self._error is not None and isinstance(self._error, DeepgramError):
+            self._error_seen = True  # the caller has it now: not raised again on exit (rule 5)
             raise copy.copy(self._error)
         if self._protocol.closing:
             self._protocol.check_send(_MEDIA)  # raises the precise message
@@ -840,6 +873,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 if not pending.done.is_set() and pending in waiters:
                     waiters.remove(pending)
         if pending.error is not None:
+            if pending.error is self._error:
+                self._error_seen = True  # the session's failure, handed to the caller (rule 5)
             raise copy.copy(pending.error)
         return pending.value if pending.done.is_set() else _TIMED_OUT
 
@@ -888,16 +923,31 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 await trio.sleep_until(deadline)
                 continue
             self._last_ping = trio.current_time()
+            transport = self._transport
+            closed = False
             with trio.move_on_after(pong_timeout) as scope:
                 try:
-                    await self._transport.ping()
+                    await transport.ping()
                 except TransportClosed:
-                    return
-            if scope.cancelled_caught and self._state is SessionState.OPEN:
-                self._park(
-                    ConnectionDeadError(f"no pong within {pong_timeout:g} s", self.request_id)
+                    closed = True  # the reader reports how the connection ended
+            if not (closed or scope.cancelled_caught):
+                continue  # answered
+            if (
+                scope.cancelled_caught
+                and self._state is SessionState.OPEN
+                and transport is self._transport
+                and self._transport_ok
+            ):
+                dead = ConnectionDeadError(
+                    f"no pong within {pong_timeout:g} s", transport.request_id
                 )
+                if self._policy is None:
+                    self._park(dead)
+                else:
+                    self._dead = dead  # the reader reconnects and reports it (rule 7)
                 await self._abort_transport()
+            # Without a policy the session is over; with one, ping the new connection.
+            if self._policy is None or not await self._wait_for_new_transport(transport):
                 return
 
     async def _watchdog(self, limit: float) -> None:
@@ -925,11 +975,17 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 await trio.sleep_until(wake)
                 continue
             self._awaiting_reply = self._awaiting_close = None
+            transport = self._transport
+            if not self._transport_ok:
+                # It already failed and is being replaced: that failure is the
+                # one reported (a second verdict would outlive it in _dead).
+                if not await self._wait_for_new_transport(transport):
+                    return
+                continue
             what = "audio" if flowing else "the close message"
             dead = ConnectionDeadError(
                 f"{what} got no reply from the server for {limit:g} s", self.request_id
             )
-            transport = self._transport
             if self._policy is None:
                 self._park(dead)
                 await self._abort_transport()
@@ -1100,6 +1156,62 @@ def _raise_single(group: BaseExceptionGroup[BaseException], body: BaseException 
     ) from group
 
 
+async def _first_transport(
+    nursery: trio.Nursery,
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    options: SessionOptions,
+) -> tuple[Transport, list[tuple[str, str]], float]:
+    """Open the first connection (rule 8).
+
+    With a reconnect policy, a transient refusal of the first dial (a
+    handshake answered 429 or 5xx, a network error, a timeout) is retried
+    with the policy's backoff, limits and hook, as a reconnect would be:
+    nothing has been sent yet, so nothing needs replaying and there is no
+    event stream to announce it in. Final refusals are raised at once.
+
+    Returns:
+        The transport, the headers that opened it (the hook may have
+        replaced ``Authorization``) and the deadline for the server's hello.
+    """
+    policy = options.reconnect
+    headers = list(headers)
+    started = trio.current_time()
+    failures = 0
+    while True:
+        deadline = trio.current_time() + options.connect_timeout
+        try:
+            transport = await open_transport(
+                nursery,
+                url,
+                headers,
+                ssl_context=options.ssl_context,
+                connect_timeout=options.connect_timeout,
+                max_message_size=options.max_message_size,
+            )
+        except DeepgramError as exc:
+            if policy is None or not is_retryable(exc):
+                raise
+            failures += 1
+            if failures > policy.max_attempts or trio.current_time() - started > policy.max_elapsed:
+                _note(exc, f"dgtrio gave up connecting after {failures} attempt(s)")
+                raise
+            delay = policy.delay(failures)
+            logger.info("connecting again in %.3g s (retry %d): %s", delay, failures, exc)
+            await trio.sleep(delay)
+            if policy.on_reconnect is not None:
+                decision = policy.on_reconnect(Reconnecting(failures, delay, exc))
+                if inspect.isawaitable(decision):
+                    decision = await decision
+                if decision is False:
+                    raise
+                if isinstance(decision, str):
+                    headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
+                    headers.append(("Authorization", decision))
+            continue
+        return transport, headers, deadline
+
+
 @asynccontextmanager
 async def open_session(
     session_class: type[SessionT],
@@ -1114,17 +1226,9 @@ async def open_session(
         HandshakeError: The server refused the upgrade.
     """
     body: BaseException | None = None
-    deadline = trio.current_time() + options.connect_timeout
     try:
         async with trio.open_nursery() as nursery:
-            transport = await open_transport(
-                nursery,
-                url,
-                headers,
-                ssl_context=options.ssl_context,
-                connect_timeout=options.connect_timeout,
-                max_message_size=options.max_message_size,
-            )
+            transport, headers, deadline = await _first_transport(nursery, url, headers, options)
             session = session_class(transport, options)
             session._headers = list(headers)
             session._open_deadline = deadline

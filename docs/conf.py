@@ -14,5 +14,5 @@ autodoc_typehints = "description"
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 master_doc = "index"
-exclude_patterns = ["_build", "examples"]
+exclude_patterns = ["_build", "examples", "_generated"]
 html_theme = "alabaster"

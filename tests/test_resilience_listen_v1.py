@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -9,14 +10,17 @@ import trio
 import trio.testing
 
 from dgtrio import (
+    ConnectError,
     ConnectionClosedError,
     ConnectionDeadError,
     DeepgramClient,
+    DeepgramClientEnvironment,
     DeepgramError,
     HandshakeError,
     Reconnected,
     Reconnecting,
     ReconnectPolicy,
+    is_retryable,
 )
 from dgtrio._audio import wav_header
 from dgtrio.listen.v1 import Results
@@ -216,6 +220,84 @@ async def test_the_hook_can_refresh_credentials_or_veto(
     server.inject(DropConnection(after=2))
     with pytest.raises(ConnectionClosedError):
         await converse(client, policy=ReconnectPolicy(on_reconnect=lambda event: False))
+
+
+async def test_a_transient_refusal_of_the_first_connect_is_retried(
+    client: DeepgramClient,
+    server: DeepgramServer,
+    baseline: list[Any],
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    server.inject(RejectHandshake(503), connections=2)
+    handshakes = len(server.handshakes)
+    started = trio.current_time()
+    events = await converse(client, policy=NO_JITTER)
+    assert finals(events) == baseline
+    assert len(server.handshakes) - handshakes == 3
+    assert trio.current_time() - started >= 0.5 + 1.0  # the policy's backoff
+    assert not [e for e in events if isinstance(e, (Reconnecting, Reconnected))]
+
+    # Without a policy it is raised at once.
+    server.inject(RejectHandshake(503))
+    with pytest.raises(HandshakeError) as info:
+        await converse(client, policy=None)
+    assert info.value.status == 503
+
+
+async def test_the_first_connect_gives_up_within_the_policy(
+    client: DeepgramClient, server: DeepgramServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.inject(RejectHandshake(429), connections=None)
+    handshakes = len(server.handshakes)
+    policy = ReconnectPolicy(jitter=lambda: 1.0, max_attempts=2)
+    with pytest.raises(HandshakeError) as info:
+        await converse(client, policy=policy)
+    assert info.value.status == 429
+    assert len(server.handshakes) - handshakes == 3  # the first try and two more
+    assert any(
+        "gave up connecting after 3 attempt(s)" in note
+        for note in getattr(info.value, "__notes__", [])
+    ) or sys.version_info < (3, 11)
+
+
+async def test_the_hook_runs_before_a_retried_first_connect(
+    server: DeepgramServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    server.access_tokens.add("fresh-token")
+    seen: list[Reconnecting] = []
+
+    def refresh(event: Reconnecting) -> str:
+        seen.append(event)
+        return "Bearer fresh-token"
+
+    client = DeepgramClient(API_KEY, environment=server.environment)
+    server.inject(RejectHandshake(503))
+    await converse(client, policy=ReconnectPolicy(jitter=lambda: 0.0, on_reconnect=refresh))
+    (event,) = seen
+    assert event.attempt == 1
+    assert isinstance(event.cause, HandshakeError) and event.cause.status == 503
+    assert server.last.handshake.headers["authorization"] == "Bearer fresh-token"
+
+    server.inject(RejectHandshake(503))
+    with pytest.raises(HandshakeError):  # vetoed: the refusal is raised
+        await converse(client, policy=ReconnectPolicy(on_reconnect=lambda event: False))
+
+
+async def test_a_first_connect_to_nowhere_is_retried_and_then_raised(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    with trio.socket.socket() as sock:  # a port nobody listens on
+        await sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = DeepgramClient(
+        API_KEY, environment=DeepgramClientEnvironment(production=f"ws://127.0.0.1:{port}")
+    )
+    policy = ReconnectPolicy(jitter=lambda: 1.0, max_attempts=3)
+    started = trio.current_time()
+    with pytest.raises(ConnectError) as info:
+        await converse(client, policy=policy)
+    assert is_retryable(info.value)
+    assert trio.current_time() - started >= 0.5 + 1.0 + 2.0
 
 
 async def test_watchdog_catches_a_server_that_stops_answering(
