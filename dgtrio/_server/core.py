@@ -142,6 +142,9 @@ class _ControlledStream(trio.abc.Stream):
         self.aborted = False
         self.bytes_received = 0
         self.bytes_sent = 0
+        # The websocket's own sends and a test's raw bytes (half a frame
+        # before a drop) must not interleave on the socket.
+        self.send_lock = trio.Lock()
 
     def _check(self) -> None:
         if self.aborted:
@@ -152,7 +155,8 @@ class _ControlledStream(trio.abc.Stream):
             await self.writing.wait()
         self._check()
         self.bytes_sent += len(data)
-        await self.inner.send_all(data)
+        async with self.send_lock:
+            await self.inner.send_all(data)
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.inner.wait_send_all_might_not_block()
@@ -382,10 +386,12 @@ class ServerConnection:
 
     async def drop(self, *, mid_frame: bool = False) -> None:
         """Drop the TCP connection; with ``mid_frame``, first send half a websocket frame."""
-        if mid_frame:
-            # A text frame header announcing 100 bytes, then 10 of them.
+        if mid_frame and not self._stream.send_lock.locked():
+            # A text frame header announcing 100 bytes, then 10 of them. (A
+            # send in progress is cut off mid-frame by the abort anyway.)
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                await self._stream.inner.send_all(b"\x81\x64" + b'{"type":"R')
+                async with self._stream.send_lock:
+                    await self._stream.inner.send_all(b"\x81\x64" + b'{"type":"R')
         await self.abort()
 
     def _record_close(self, code: int | None, reason: str | None) -> None:

@@ -1,0 +1,314 @@
+"""Hypothesis state machines of client actions and server faults on Flux and speak.
+
+The companions of ``test_resilience_machine.py`` (listen v1). Hypothesis
+builds a program of client actions and faults on the live connection; the
+teardown runs it once against the fake server under the autojump clock, with
+a reconnect policy that always recovers, and checks the same invariants:
+
+* **Flux**: the words of the ``EndOfTurn`` events, with their times, are
+  exactly the words of the audio sent (decoded straight from the test tones,
+  with their times in the whole stream); turns are numbered 0, 1, 2... with
+  no gap and no repeat, whatever the faults; every fault led to exactly one
+  ``Reconnected``.
+* **speak**: the audio between consecutive ``Flushed`` (audio cut off by a
+  failure left out) says exactly the text of each flush, in order, once; a
+  flush cut off by a failure raised ``FlushLostError`` and was reported in
+  ``Reconnected.lost_flushes``, and saying its text again completed it;
+  every fault led to exactly one ``Reconnected``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+import trio.testing
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+
+from dgtrio import AudioChunk, Reconnected, Reconnecting, ReconnectPolicy
+from dgtrio._audio import decode_to_pcm16
+from dgtrio._server.fake_speech import decode_text, decode_words, normalize_text
+from dgtrio.listen.v2 import TurnEvent, TurnInfo
+from dgtrio.speak.v1 import Flushed, FlushLostError
+from dgtrio.testing import DeepgramServer, ServerConnection, open_fake_deepgram, speech
+
+SENTENCES = ["hello there.", "book a table for two.", "yes please.", "one two three four."]
+RATE = 16000
+WATCHDOG = 2.0
+#: Under hypothesis's "ci" profile, 15 programs each; "thorough": 250.
+EXAMPLES = max(15, settings().max_examples // 4)
+
+
+async def break_connection(connection: ServerConnection, kind: str) -> None:
+    """Inflict ``kind`` on a live connection."""
+    if kind == "drop":
+        await connection.drop()
+    elif kind == "drop-mid-frame":
+        await connection.drop(mid_frame=True)
+    elif kind == "close-1011":
+        await connection.close(1011, "See https://dpgr.am/net0000")
+    elif kind == "close-1012":
+        await connection.close(1012, "restart")
+    else:
+        raise AssertionError(kind)
+
+
+class Recoveries:
+    """Counts ``Reconnected`` events and lets a program wait for the last recovery."""
+
+    def __init__(self) -> None:
+        self.faults = 0
+        self.done = 0
+        self._changed = trio.Event()
+
+    def saw(self, event: Any) -> None:
+        if isinstance(event, Reconnected):
+            self.done += 1
+            self._changed.set()
+            self._changed = trio.Event()
+
+    async def settled(self) -> None:
+        """Return once every fault so far has been recovered from."""
+        with trio.fail_after(120):
+            while self.done < self.faults:
+                await self._changed.wait()
+
+    async def inflict(self, server: DeepgramServer, kind: str) -> None:
+        await self.settled()
+        self.faults += 1
+        await break_connection(server.last, kind)
+
+
+# --- Flux ------------------------------------------------------------------------------
+
+
+class FluxResilience(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[Any, ...]] = []
+        self.said = 0
+
+    @rule(sentence=st.sampled_from(SENTENCES), chunk=st.sampled_from([1280, 2560, 5120]))
+    def say(self, sentence: str, chunk: int) -> None:
+        self.steps.append(("say", sentence, chunk))
+        self.said += 1
+
+    @rule(seconds=st.floats(min_value=0.0, max_value=6.0))
+    def pause(self, seconds: float) -> None:
+        self.steps.append(("pause", seconds))
+
+    @precondition(lambda self: self.said > 0)
+    @rule()
+    def force_end_turn(self) -> None:
+        self.steps.append(("force",))
+
+    @rule(kind=st.sampled_from(["drop", "drop-mid-frame", "close-1011", "close-1012", "stall"]))
+    def fault(self, kind: str) -> None:
+        self.steps.append(("fault", kind))
+
+    def teardown(self) -> None:
+        trio.run(self.execute, clock=trio.testing.MockClock(autojump_threshold=0))
+
+    async def execute(self) -> None:
+        policy = ReconnectPolicy(jitter=lambda: 0.5, min_uptime=0, max_attempts=8)
+        audio = bytearray()
+        events: list[Any] = []
+        recoveries = Recoveries()
+        async with open_fake_deepgram() as server:
+            client = server.client()
+            async with (
+                client.listen.v2.connect(
+                    model="flux-general-en",
+                    encoding="linear16",
+                    sample_rate=RATE,
+                    reconnect=policy,
+                    request_options={"response_timeout": WATCHDOG},
+                ) as session,
+                trio.open_nursery() as nursery,
+            ):
+
+                async def collect() -> None:
+                    async for event in session:
+                        events.append(event)
+                        recoveries.saw(event)
+
+                async def send(pcm: bytes, chunk: int) -> None:
+                    audio.extend(pcm)
+                    for i in range(0, len(pcm), chunk):
+                        await session.send_media(pcm[i : i + chunk])
+                        await trio.sleep(chunk / (2 * RATE))  # real time
+
+                nursery.start_soon(collect)
+                for step in self.steps:
+                    if step[0] == "say":
+                        await send(speech(step[1], sample_rate=RATE, trailing_silence=1.0), step[2])
+                    elif step[0] == "pause":
+                        await trio.sleep(step[1])
+                    elif step[0] == "force":
+                        await session.force_end_turn()
+                    elif step[1] == "stall":
+                        # Replies stop; audio keeps flowing past the watchdog's window.
+                        await recoveries.settled()
+                        recoveries.faults += 1
+                        server.last.stall(reading=False, writing=True)
+                        await send(bytes(int((WATCHDOG + 0.5) * RATE) * 2), 640)
+                    else:
+                        await recoveries.inflict(server, step[1])
+                await send(bytes(2 * RATE * 2), 2560)  # 2 s of silence: the last turn ends
+                await recoveries.settled()
+                await session.close_stream()
+            await trio.testing.wait_all_tasks_blocked()
+        assert trio.current_time() < 900, "the program took implausibly long"
+
+        ends = [e for e in events if isinstance(e, TurnInfo) and e.event == TurnEvent.END_OF_TURN]
+        assert [e.turn_index for e in ends] == list(range(len(ends)))
+        expected = [
+            (normalize_text(w.word), w.start / RATE, w.end / RATE)
+            for w in decode_words(bytes(audio), RATE)
+        ]
+        got = [(normalize_text(w.word), w.start, w.end) for e in ends for w in e.words]
+        assert [w[0] for w in got] == [w[0] for w in expected]
+        for (_, start, end), (_, want_start, want_end) in zip(got, expected, strict=True):
+            assert start is not None and abs(start - want_start) < 0.0015
+            assert end is not None and abs(end - want_end) < 0.0015
+        assert sum(isinstance(e, Reconnecting) for e in events) >= recoveries.faults
+        assert recoveries.done == recoveries.faults
+
+
+TestFluxResilience = FluxResilience.TestCase
+TestFluxResilience.settings = settings(
+    TestFluxResilience.settings, max_examples=EXAMPLES, stateful_step_count=8
+)
+
+
+# --- speak ---------------------------------------------------------------------------
+
+
+class SpeakResilience(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps: list[tuple[Any, ...]] = []
+        self.pending = False
+
+    @rule(sentence=st.sampled_from(SENTENCES))
+    def text(self, sentence: str) -> None:
+        self.steps.append(("text", sentence))
+        self.pending = True
+
+    @precondition(lambda self: self.pending)
+    @rule()
+    def flush(self) -> None:
+        self.steps.append(("flush",))
+        self.pending = False
+
+    @precondition(lambda self: self.pending)
+    @rule()
+    def flush_and_drop_while_speaking(self) -> None:
+        self.steps.append(("flush-drop",))
+        self.pending = False
+
+    @rule(seconds=st.floats(min_value=0.0, max_value=6.0))
+    def pause(self, seconds: float) -> None:
+        self.steps.append(("pause", seconds))
+
+    @rule(kind=st.sampled_from(["drop", "drop-mid-frame", "close-1011", "close-1012", "stall"]))
+    def fault(self, kind: str) -> None:
+        self.steps.append(("fault", kind))
+
+    def teardown(self) -> None:
+        trio.run(self.execute, clock=trio.testing.MockClock(autojump_threshold=0))
+
+    async def execute(self) -> None:
+        policy = ReconnectPolicy(jitter=lambda: 0.5, min_uptime=0, max_attempts=8)
+        events: list[Any] = []
+        recoveries = Recoveries()
+        flushed_texts: list[str] = []  # what each completed flush should have said
+        lost: list[int] = []
+        unflushed: list[str] = []
+        first_audio = trio.Event()
+        async with open_fake_deepgram() as server:
+            client = server.client()
+            async with (
+                client.speak.v1.connect(
+                    model="aura-2-asteria-en",
+                    encoding="linear16",
+                    sample_rate=24000,
+                    reconnect=policy,
+                    request_options={"ping_interval": 2.0, "ping_timeout": 2.0},
+                ) as session,
+                trio.open_nursery() as nursery,
+            ):
+
+                async def collect() -> None:
+                    nonlocal first_audio
+                    async for event in session:
+                        events.append(event)
+                        recoveries.saw(event)
+                        if isinstance(event, AudioChunk):
+                            first_audio.set()
+
+                async def flush() -> None:
+                    text = " ".join(unflushed)
+                    unflushed.clear()
+                    while True:
+                        try:
+                            await session.flush()
+                        except FlushLostError as exc:
+                            # Documented: the session goes on; say the text again.
+                            lost.append(exc.index)
+                            await session.send_text(text)
+                            continue
+                        break
+                    flushed_texts.append(text)
+
+                nursery.start_soon(collect)
+                for step in self.steps:
+                    if step[0] == "text":
+                        await session.send_text(step[1] + " ")
+                        unflushed.append(step[1])
+                    elif step[0] == "flush":
+                        await flush()
+                    elif step[0] == "flush-drop":
+                        await recoveries.settled()
+                        first_audio = trio.Event()
+                        async with trio.open_nursery() as speaking:
+                            speaking.start_soon(flush)
+                            await first_audio.wait()
+                            await recoveries.inflict(server, "drop")
+                    elif step[0] == "pause":
+                        await trio.sleep(step[1])
+                    elif step[1] == "stall":
+                        await recoveries.settled()
+                        recoveries.faults += 1
+                        server.last.stall()
+                    else:
+                        await recoveries.inflict(server, step[1])
+                if unflushed:
+                    await flush()
+                await recoveries.settled()
+                await session.close()
+            await trio.testing.wait_all_tasks_blocked()
+        assert trio.current_time() < 900, "the program took implausibly long"
+
+        spoken: list[str] = []
+        audio = b""
+        for event in events:
+            if isinstance(event, AudioChunk):
+                audio += event.data
+            elif isinstance(event, Flushed):
+                spoken.append(decode_text(decode_to_pcm16(audio, "linear16"), 24000))
+                audio = b""
+            elif isinstance(event, Reconnected):
+                audio = b""  # cut off by the failure: its flush is said again
+        assert spoken == [normalize_text(text) for text in flushed_texts]
+        reported = [i for e in events if isinstance(e, Reconnected) for i in e.lost_flushes]
+        assert reported == lost
+        assert recoveries.done == recoveries.faults
+
+
+TestSpeakResilience = SpeakResilience.TestCase
+TestSpeakResilience.settings = settings(
+    TestSpeakResilience.settings, max_examples=EXAMPLES, stateful_step_count=8
+)
