@@ -37,8 +37,9 @@ class RequestOptions(TypedDict, total=False):
         keepalive_interval: Seconds without an outgoing frame after which a
             ``KeepAlive`` message is sent (listen v1: 4, agent: 8, others do
             not use it). ``None`` disables it.
-        ping_interval: Seconds without an outgoing frame after which a
-            websocket ping is sent (listen v2 and speak: 10). ``None`` disables.
+        ping_interval: Seconds without an outgoing frame (KeepAlive messages
+            do not count) after which a websocket ping is sent (listen v2 and
+            speak: 10, listen v1 and agent: 20). ``None`` disables it.
         ping_timeout: Seconds to wait for a pong before the connection is
             declared dead (default 20).
         send_timeout: Seconds one frame may take to leave; a peer that stops

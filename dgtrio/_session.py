@@ -185,7 +185,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     #: Default seconds of idleness before a KeepAlive message (None: none).
     default_keepalive_interval: ClassVar[float | None] = None
     #: Default seconds of idleness before a websocket ping (None: none).
-    default_ping_interval: ClassVar[float | None] = None
+    default_ping_interval: ClassVar[float | None] = 20.0
     #: Whether only audio resets the KeepAlive timer (the agent) or any frame.
     keepalive_counts_media_only: ClassVar[bool] = False
     #: Default seconds of audio without a reply before the connection is dead (None: off).

@@ -604,11 +604,10 @@ def _stalled(socket: str, *, reading: bool) -> tuple[Outcome, Outcome]:
             },
         )
         return Raised(error), Raised(error)
-    undetected = Undetected(
-        "the agent has no liveness check by default (its KeepAlive gets no answer):"
-        " bound your waits, or set ``ping_interval``"
-    )
-    return undetected, undetected
+    # Its replies stop, and so do its pongs: after 20 s without an outgoing
+    # frame (KeepAlive does not count) a ping goes out, and none comes back.
+    error = _dead(NO_PONG)
+    return Raised(error), Resumed(error)
 
 
 def _at_connect(socket: str, fault: FaultSpec, off: Outcome) -> Outcome | None:
