@@ -55,7 +55,7 @@ from tests.faults import (
 from tests.test_agent_v1 import assistant_said, make_settings
 from tests.test_resilience_listen_v1 import RAW, SENTENCES, finals
 from tests.test_resilience_listen_v2 import FLUX, STEP, turns
-from tests.test_resilience_speak_v1 import AURA, said
+from tests.test_resilience_speak_v1 import AURA, flushed_speech
 
 #: The policy of the "reconnect on" column (``faults.POLICY_TEXT``).
 POLICY = ReconnectPolicy(jitter=lambda: 1.0, min_uptime=0.5)
@@ -177,20 +177,28 @@ class Conversation:
                 trace.events.extend(reader.events)
 
 
-class ListenV1(Conversation):
+class Listening(Conversation):
+    """Spoken sentences in real time, then ``CloseStream``."""
+
+    audio: ClassVar[bytes]
+    frame: ClassVar[int]  # bytes of 16 kHz linear16 per send
+
+    async def talk(self, session: Any, reader: Reader, trace: Trace) -> None:
+        for offset in range(0, len(self.audio), self.frame):
+            await session.send_media(self.audio[offset : offset + self.frame])
+            await trio.sleep(self.frame / 32000)
+        await session.close_stream()
+
+
+class ListenV1(Listening):
     socket = "listen.v1"
     audio = b"".join(speech(s, trailing_silence=0.4) for s in SENTENCES)
+    frame = 640  # 20 ms
 
     def connect(
         self, client: DeepgramClient, policy: ReconnectPolicy | None
     ) -> AbstractAsyncContextManager[Any]:
         return client.listen.v1.connect(**RAW, interim_results=True, reconnect=policy)
-
-    async def talk(self, session: Any, reader: Reader, trace: Trace) -> None:
-        for offset in range(0, len(self.audio), 640):  # 20 ms frames in real time
-            await session.send_media(self.audio[offset : offset + 640])
-            await trio.sleep(0.02)
-        await session.close_stream()
 
     def is_point(self, message: Any) -> bool:
         return isinstance(message, Results) and message.is_final and bool(message.transcript)
@@ -199,20 +207,15 @@ class ListenV1(Conversation):
         return finals(list(events))
 
 
-class ListenV2(Conversation):
+class ListenV2(Listening):
     socket = "listen.v2"
     audio = b"".join(speech(s, trailing_silence=1.0) for s in SENTENCES)
+    frame = STEP  # 80 ms
 
     def connect(
         self, client: DeepgramClient, policy: ReconnectPolicy | None
     ) -> AbstractAsyncContextManager[Any]:
         return client.listen.v2.connect(**FLUX, reconnect=policy)
-
-    async def talk(self, session: Any, reader: Reader, trace: Trace) -> None:
-        for offset in range(0, len(self.audio), STEP):  # 80 ms frames in real time
-            await session.send_media(self.audio[offset : offset + STEP])
-            await trio.sleep(0.08)
-        await session.close_stream()
 
     def is_point(self, message: Any) -> bool:
         return isinstance(message, TurnInfo) and message.event == TurnEvent.END_OF_TURN
@@ -246,18 +249,7 @@ class SpeakV1(Conversation):
         return isinstance(message, Flushed)
 
     def product(self, events: Sequence[Any]) -> list[Any]:
-        """The text heard between flushes (audio cut off by a failure is left out)."""
-        spoken: list[str] = []
-        audio = b""
-        for event in events:
-            if isinstance(event, AudioChunk):
-                audio += event.data
-            elif isinstance(event, Flushed):
-                spoken.append(said(audio))
-                audio = b""
-            elif isinstance(event, Reconnected):
-                audio = b""
-        return spoken
+        return flushed_speech(events)
 
 
 class AgentV1(Conversation):

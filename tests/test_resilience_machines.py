@@ -1,10 +1,17 @@
-"""Hypothesis state machines of client actions and server faults on Flux and speak.
+"""Hypothesis state machines of client actions and server faults, one per reconnecting socket.
 
-The companions of ``test_resilience_machine.py`` (listen v1). Hypothesis
-builds a program of client actions and faults on the live connection; the
-teardown runs it once against the fake server under the autojump clock, with
-a reconnect policy that always recovers, and checks the same invariants:
+Hypothesis builds a program: rules say sentences, pause, finalize or end a
+turn, send text and flush, or break the live connection (drop it, drop it
+mid-frame, close it with 1011 or 1012, stall it), with preconditions keeping
+the program valid. The teardown runs the program once against the fake
+server under the autojump clock, with a reconnect policy that always
+recovers, and checks the invariants of the fault table for any sequence:
 
+* **listen v1**: nothing lost, nothing twice, one timeline: the words of the
+  final results, with their times, are exactly the words of the audio sent,
+  decoded directly from the test tones with their times in the whole stream;
+  the session ended normally (``Metadata`` last); every fault led to exactly
+  one ``Reconnected``.
 * **Flux**: the words of the ``EndOfTurn`` events, with their times, are
   exactly the words of the audio sent (decoded straight from the test tones,
   with their times in the whole stream); turns are numbered 0, 1, 2... with
@@ -28,17 +35,20 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
 
 from dgtrio import AudioChunk, Reconnected, Reconnecting, ReconnectPolicy
-from dgtrio._audio import decode_to_pcm16
-from dgtrio._server.fake_speech import decode_text, decode_words, normalize_text
+from dgtrio._server.fake_speech import decode_words, normalize_text
+from dgtrio.listen.v1 import Metadata, Results
 from dgtrio.listen.v2 import TurnEvent, TurnInfo
-from dgtrio.speak.v1 import Flushed, FlushLostError
+from dgtrio.speak.v1 import FlushLostError
 from dgtrio.testing import DeepgramServer, ServerConnection, open_fake_deepgram, speech
+from tests.test_resilience_speak_v1 import flushed_speech
 
 SENTENCES = ["hello there.", "book a table for two.", "yes please.", "one two three four."]
 RATE = 16000
 WATCHDOG = 2.0
+FAULTS = ["drop", "drop-mid-frame", "close-1011", "close-1012", "stall"]
 #: Under hypothesis's "ci" profile, 15 programs each; "thorough": 250.
 EXAMPLES = max(15, settings().max_examples // 4)
+POLICY = ReconnectPolicy(jitter=lambda: 0.5, min_uptime=0, max_attempts=8)
 
 
 async def break_connection(connection: ServerConnection, kind: str) -> None:
@@ -80,31 +90,31 @@ class Recoveries:
         self.faults += 1
         await break_connection(server.last, kind)
 
+    async def stall(self, server: DeepgramServer, *, reading: bool) -> None:
+        """Stall the live connection's writing (and reading)."""
+        await self.settled()
+        self.faults += 1
+        server.last.stall(reading=reading, writing=True)
 
-# --- Flux ------------------------------------------------------------------------------
+    def check(self, events: list[Any]) -> None:
+        """Every fault was followed by exactly one recovery."""
+        assert sum(isinstance(e, Reconnecting) for e in events) >= self.faults
+        assert self.done == self.faults
 
 
-class FluxResilience(RuleBasedStateMachine):
+class Program(RuleBasedStateMachine):
+    """A program of steps, built by the rules and run once by the teardown."""
+
     def __init__(self) -> None:
         super().__init__()
         self.steps: list[tuple[Any, ...]] = []
         self.said = 0
 
-    @rule(sentence=st.sampled_from(SENTENCES), chunk=st.sampled_from([1280, 2560, 5120]))
-    def say(self, sentence: str, chunk: int) -> None:
-        self.steps.append(("say", sentence, chunk))
-        self.said += 1
-
     @rule(seconds=st.floats(min_value=0.0, max_value=6.0))
     def pause(self, seconds: float) -> None:
         self.steps.append(("pause", seconds))
 
-    @precondition(lambda self: self.said > 0)
-    @rule()
-    def force_end_turn(self) -> None:
-        self.steps.append(("force",))
-
-    @rule(kind=st.sampled_from(["drop", "drop-mid-frame", "close-1011", "close-1012", "stall"]))
+    @rule(kind=st.sampled_from(FAULTS))
     def fault(self, kind: str) -> None:
         self.steps.append(("fault", kind))
 
@@ -112,7 +122,117 @@ class FluxResilience(RuleBasedStateMachine):
         trio.run(self.execute, clock=trio.testing.MockClock(autojump_threshold=0))
 
     async def execute(self) -> None:
-        policy = ReconnectPolicy(jitter=lambda: 0.5, min_uptime=0, max_attempts=8)
+        raise NotImplementedError
+
+
+class Speaking(Program):
+    """The listen sockets' programs: sentences spoken in chunks of these sizes."""
+
+    chunks: tuple[int, ...] = ()
+
+    @rule(sentence=st.sampled_from(SENTENCES), chunk=st.sampled_from([0, 1, 2]))
+    def say(self, sentence: str, chunk: int) -> None:
+        self.steps.append(("say", sentence, self.chunks[chunk]))
+        self.said += 1
+
+
+# --- listen v1 ---------------------------------------------------------------------------
+
+
+class ListenResilience(Speaking):
+    chunks = (320, 640, 3200)
+
+    @precondition(lambda self: self.said > 0)
+    @rule()
+    def finalize(self) -> None:
+        self.steps.append(("finalize",))
+
+    async def execute(self) -> None:
+        audio = bytearray()
+        events: list[Any] = []
+        recoveries = Recoveries()
+        async with open_fake_deepgram() as server:
+            client = server.client()
+            async with (
+                client.listen.v1.connect(
+                    model="nova-3",
+                    encoding="linear16",
+                    sample_rate=RATE,
+                    interim_results=True,
+                    reconnect=POLICY,
+                    request_options={"response_timeout": WATCHDOG},
+                ) as session,
+                trio.open_nursery() as nursery,
+            ):
+
+                async def collect() -> None:
+                    async for event in session:
+                        events.append(event)
+                        recoveries.saw(event)
+
+                async def send(pcm: bytes, chunk: int) -> None:
+                    audio.extend(pcm)
+                    for i in range(0, len(pcm), chunk):
+                        await session.send_media(pcm[i : i + chunk])
+                        await trio.sleep(chunk / (2 * RATE))  # real time
+
+                nursery.start_soon(collect)
+                for step in self.steps:
+                    if step[0] == "say":
+                        await send(speech(step[1], sample_rate=RATE, trailing_silence=0.4), step[2])
+                    elif step[0] == "pause":
+                        await trio.sleep(step[1])
+                    elif step[0] == "finalize":
+                        await session.finalize(timeout=1)
+                    elif step[1] == "stall":
+                        # Replies stop; audio keeps flowing past the watchdog's window.
+                        await recoveries.stall(server, reading=False)
+                        await send(bytes(int((WATCHDOG + 0.5) * RATE) * 2), 640)
+                    else:
+                        await recoveries.inflict(server, step[1])
+                await recoveries.settled()
+                await session.close_stream()
+            await trio.testing.wait_all_tasks_blocked()
+        assert trio.current_time() < 900, "the program took implausibly long"
+
+        expected = [
+            (w.word.strip(".,?!-"), round(w.start / RATE, 3), round(w.end / RATE, 3))
+            for w in decode_words(bytes(audio), RATE)
+        ]
+        got = [
+            (w.word, w.start, w.end)
+            for e in events
+            if isinstance(e, Results) and e.is_final
+            for w in e.words
+        ]
+        assert [w[0] for w in got] == [w[0] for w in expected]
+        for (_, start, end), (_, want_start, want_end) in zip(got, expected, strict=True):
+            assert abs(start - want_start) < 0.0015
+            assert abs(end - want_end) < 0.0015
+        recoveries.check(events)
+        assert isinstance(events[-1], Metadata)
+
+
+TestListenResilience = ListenResilience.TestCase
+TestListenResilience.settings = settings(
+    TestListenResilience.settings,
+    max_examples=max(25, settings().max_examples // 4),  # 250 with the "thorough" profile
+    stateful_step_count=8,
+)
+
+
+# --- Flux ------------------------------------------------------------------------------
+
+
+class FluxResilience(Speaking):
+    chunks = (1280, 2560, 5120)
+
+    @precondition(lambda self: self.said > 0)
+    @rule()
+    def force_end_turn(self) -> None:
+        self.steps.append(("force",))
+
+    async def execute(self) -> None:
         audio = bytearray()
         events: list[Any] = []
         recoveries = Recoveries()
@@ -123,7 +243,7 @@ class FluxResilience(RuleBasedStateMachine):
                     model="flux-general-en",
                     encoding="linear16",
                     sample_rate=RATE,
-                    reconnect=policy,
+                    reconnect=POLICY,
                     request_options={"response_timeout": WATCHDOG},
                 ) as session,
                 trio.open_nursery() as nursery,
@@ -150,9 +270,7 @@ class FluxResilience(RuleBasedStateMachine):
                         await session.force_end_turn()
                     elif step[1] == "stall":
                         # Replies stop; audio keeps flowing past the watchdog's window.
-                        await recoveries.settled()
-                        recoveries.faults += 1
-                        server.last.stall(reading=False, writing=True)
+                        await recoveries.stall(server, reading=False)
                         await send(bytes(int((WATCHDOG + 0.5) * RATE) * 2), 640)
                     else:
                         await recoveries.inflict(server, step[1])
@@ -173,8 +291,7 @@ class FluxResilience(RuleBasedStateMachine):
         for (_, start, end), (_, want_start, want_end) in zip(got, expected, strict=True):
             assert start is not None and abs(start - want_start) < 0.0015
             assert end is not None and abs(end - want_end) < 0.0015
-        assert sum(isinstance(e, Reconnecting) for e in events) >= recoveries.faults
-        assert recoveries.done == recoveries.faults
+        recoveries.check(events)
 
 
 TestFluxResilience = FluxResilience.TestCase
@@ -186,10 +303,9 @@ TestFluxResilience.settings = settings(
 # --- speak ---------------------------------------------------------------------------
 
 
-class SpeakResilience(RuleBasedStateMachine):
+class SpeakResilience(Program):
     def __init__(self) -> None:
         super().__init__()
-        self.steps: list[tuple[Any, ...]] = []
         self.pending = False
 
     @rule(sentence=st.sampled_from(SENTENCES))
@@ -209,19 +325,7 @@ class SpeakResilience(RuleBasedStateMachine):
         self.steps.append(("flush-drop",))
         self.pending = False
 
-    @rule(seconds=st.floats(min_value=0.0, max_value=6.0))
-    def pause(self, seconds: float) -> None:
-        self.steps.append(("pause", seconds))
-
-    @rule(kind=st.sampled_from(["drop", "drop-mid-frame", "close-1011", "close-1012", "stall"]))
-    def fault(self, kind: str) -> None:
-        self.steps.append(("fault", kind))
-
-    def teardown(self) -> None:
-        trio.run(self.execute, clock=trio.testing.MockClock(autojump_threshold=0))
-
     async def execute(self) -> None:
-        policy = ReconnectPolicy(jitter=lambda: 0.5, min_uptime=0, max_attempts=8)
         events: list[Any] = []
         recoveries = Recoveries()
         flushed_texts: list[str] = []  # what each completed flush should have said
@@ -235,7 +339,7 @@ class SpeakResilience(RuleBasedStateMachine):
                     model="aura-2-asteria-en",
                     encoding="linear16",
                     sample_rate=24000,
-                    reconnect=policy,
+                    reconnect=POLICY,
                     request_options={"ping_interval": 2.0, "ping_timeout": 2.0},
                 ) as session,
                 trio.open_nursery() as nursery,
@@ -280,9 +384,7 @@ class SpeakResilience(RuleBasedStateMachine):
                     elif step[0] == "pause":
                         await trio.sleep(step[1])
                     elif step[1] == "stall":
-                        await recoveries.settled()
-                        recoveries.faults += 1
-                        server.last.stall()
+                        await recoveries.stall(server, reading=True)
                     else:
                         await recoveries.inflict(server, step[1])
                 if unflushed:
@@ -292,20 +394,10 @@ class SpeakResilience(RuleBasedStateMachine):
             await trio.testing.wait_all_tasks_blocked()
         assert trio.current_time() < 900, "the program took implausibly long"
 
-        spoken: list[str] = []
-        audio = b""
-        for event in events:
-            if isinstance(event, AudioChunk):
-                audio += event.data
-            elif isinstance(event, Flushed):
-                spoken.append(decode_text(decode_to_pcm16(audio, "linear16"), 24000))
-                audio = b""
-            elif isinstance(event, Reconnected):
-                audio = b""  # cut off by the failure: its flush is said again
-        assert spoken == [normalize_text(text) for text in flushed_texts]
+        assert flushed_speech(events) == [normalize_text(text) for text in flushed_texts]
         reported = [i for e in events if isinstance(e, Reconnected) for i in e.lost_flushes]
         assert reported == lost
-        assert recoveries.done == recoveries.faults
+        recoveries.check(events)
 
 
 TestSpeakResilience = SpeakResilience.TestCase

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -82,6 +82,21 @@ async def speaking(
 
 def said(audio: bytes) -> str:
     return decode_text(decode_to_pcm16(audio, "linear16"), 24000)
+
+
+def flushed_speech(events: Sequence[Any]) -> list[str]:
+    """The text heard between flushes (audio cut off by a failure is left out)."""
+    spoken: list[str] = []
+    audio = b""
+    for event in events:
+        if isinstance(event, AudioChunk):
+            audio += event.data
+        elif isinstance(event, Flushed):
+            spoken.append(said(audio))
+            audio = b""
+        elif isinstance(event, Reconnected):
+            audio = b""  # its flush is reported lost and said again
+    return spoken
 
 
 async def test_unflushed_text_is_sent_again_and_spoken(
