@@ -26,6 +26,7 @@ recovers, and checks the invariants of the fault table for any sequence:
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import trio
@@ -49,6 +50,11 @@ FAULTS = ["drop", "drop-mid-frame", "close-1011", "close-1012", "stall"]
 #: Under hypothesis's "ci" profile, 15 programs each; "thorough": 250.
 EXAMPLES = max(15, settings().max_examples // 4)
 POLICY = ReconnectPolicy(jitter=lambda: 0.5, min_uptime=0, max_attempts=8)
+
+
+def plain(word: str) -> str:
+    """A word as the tones carry it, without punctuation (the services add it)."""
+    return normalize_text(word).strip(".,?!-")
 
 
 async def break_connection(connection: ServerConnection, kind: str) -> None:
@@ -126,42 +132,38 @@ class Program(RuleBasedStateMachine):
 
 
 class Speaking(Program):
-    """The listen sockets' programs: sentences spoken in chunks of these sizes."""
+    """The listen sockets' programs: sentences spoken in real time, faults between.
+
+    A subclass says how to connect, what its own step does (``Finalize``,
+    ``ForceEndTurn``) and which words came back, with their times.
+    """
 
     chunks: tuple[int, ...] = ()
+    trailing_silence = 0.4
+    #: Silence sent before closing (Flux: so that the last turn ends).
+    final_silence = 0.0
 
     @rule(sentence=st.sampled_from(SENTENCES), chunk=st.sampled_from([0, 1, 2]))
     def say(self, sentence: str, chunk: int) -> None:
         self.steps.append(("say", sentence, self.chunks[chunk]))
         self.said += 1
 
+    def connect(self, client: Any) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
 
-# --- listen v1 ---------------------------------------------------------------------------
+    async def own_step(self, session: Any) -> None:
+        raise NotImplementedError
 
-
-class ListenResilience(Speaking):
-    chunks = (320, 640, 3200)
-
-    @precondition(lambda self: self.said > 0)
-    @rule()
-    def finalize(self) -> None:
-        self.steps.append(("finalize",))
+    def words(self, events: list[Any]) -> list[tuple[str, float | None, float | None]]:
+        raise NotImplementedError
 
     async def execute(self) -> None:
         audio = bytearray()
         events: list[Any] = []
         recoveries = Recoveries()
         async with open_fake_deepgram() as server:
-            client = server.client()
             async with (
-                client.listen.v1.connect(
-                    model="nova-3",
-                    encoding="linear16",
-                    sample_rate=RATE,
-                    interim_results=True,
-                    reconnect=POLICY,
-                    request_options={"response_timeout": WATCHDOG},
-                ) as session,
+                self.connect(server.client()) as session,
                 trio.open_nursery() as nursery,
             ):
 
@@ -179,38 +181,66 @@ class ListenResilience(Speaking):
                 nursery.start_soon(collect)
                 for step in self.steps:
                     if step[0] == "say":
-                        await send(speech(step[1], sample_rate=RATE, trailing_silence=0.4), step[2])
+                        pcm = speech(
+                            step[1], sample_rate=RATE, trailing_silence=self.trailing_silence
+                        )
+                        await send(pcm, step[2])
                     elif step[0] == "pause":
                         await trio.sleep(step[1])
-                    elif step[0] == "finalize":
-                        await session.finalize(timeout=1)
+                    elif step[0] == "own":
+                        await self.own_step(session)
                     elif step[1] == "stall":
                         # Replies stop; audio keeps flowing past the watchdog's window.
                         await recoveries.stall(server, reading=False)
                         await send(bytes(int((WATCHDOG + 0.5) * RATE) * 2), 640)
                     else:
                         await recoveries.inflict(server, step[1])
+                await send(bytes(int(self.final_silence * RATE) * 2), 2560)
                 await recoveries.settled()
                 await session.close_stream()
             await trio.testing.wait_all_tasks_blocked()
         assert trio.current_time() < 900, "the program took implausibly long"
 
+        # Nothing lost, nothing twice, one timeline.
         expected = [
-            (w.word.strip(".,?!-"), round(w.start / RATE, 3), round(w.end / RATE, 3))
-            for w in decode_words(bytes(audio), RATE)
+            (plain(w.word), w.start / RATE, w.end / RATE) for w in decode_words(bytes(audio), RATE)
         ]
-        got = [
-            (w.word, w.start, w.end)
-            for e in events
-            if isinstance(e, Results) and e.is_final
-            for w in e.words
-        ]
+        got = self.words(events)
         assert [w[0] for w in got] == [w[0] for w in expected]
         for (_, start, end), (_, want_start, want_end) in zip(got, expected, strict=True):
-            assert abs(start - want_start) < 0.0015
-            assert abs(end - want_end) < 0.0015
+            assert start is not None and abs(start - want_start) < 0.0015
+            assert end is not None and abs(end - want_end) < 0.0015
         recoveries.check(events)
-        assert isinstance(events[-1], Metadata)
+
+
+# --- listen v1 ---------------------------------------------------------------------------
+
+
+class ListenResilience(Speaking):
+    chunks = (320, 640, 3200)
+
+    @precondition(lambda self: self.said > 0)
+    @rule()
+    def finalize(self) -> None:
+        self.steps.append(("own",))
+
+    def connect(self, client: Any) -> AbstractAsyncContextManager[Any]:
+        return client.listen.v1.connect(  # type: ignore[no-any-return]
+            model="nova-3",
+            encoding="linear16",
+            sample_rate=RATE,
+            interim_results=True,
+            reconnect=POLICY,
+            request_options={"response_timeout": WATCHDOG},
+        )
+
+    async def own_step(self, session: Any) -> None:
+        await session.finalize(timeout=1)
+
+    def words(self, events: list[Any]) -> list[tuple[str, float | None, float | None]]:
+        assert isinstance(events[-1], Metadata)  # the session ended normally
+        finals = [e for e in events if isinstance(e, Results) and e.is_final]
+        return [(plain(w.word), w.start, w.end) for e in finals for w in e.words]
 
 
 TestListenResilience = ListenResilience.TestCase
@@ -226,72 +256,30 @@ TestListenResilience.settings = settings(
 
 class FluxResilience(Speaking):
     chunks = (1280, 2560, 5120)
+    trailing_silence = 1.0
+    final_silence = 2.0
 
     @precondition(lambda self: self.said > 0)
     @rule()
     def force_end_turn(self) -> None:
-        self.steps.append(("force",))
+        self.steps.append(("own",))
 
-    async def execute(self) -> None:
-        audio = bytearray()
-        events: list[Any] = []
-        recoveries = Recoveries()
-        async with open_fake_deepgram() as server:
-            client = server.client()
-            async with (
-                client.listen.v2.connect(
-                    model="flux-general-en",
-                    encoding="linear16",
-                    sample_rate=RATE,
-                    reconnect=POLICY,
-                    request_options={"response_timeout": WATCHDOG},
-                ) as session,
-                trio.open_nursery() as nursery,
-            ):
+    def connect(self, client: Any) -> AbstractAsyncContextManager[Any]:
+        return client.listen.v2.connect(  # type: ignore[no-any-return]
+            model="flux-general-en",
+            encoding="linear16",
+            sample_rate=RATE,
+            reconnect=POLICY,
+            request_options={"response_timeout": WATCHDOG},
+        )
 
-                async def collect() -> None:
-                    async for event in session:
-                        events.append(event)
-                        recoveries.saw(event)
+    async def own_step(self, session: Any) -> None:
+        await session.force_end_turn()
 
-                async def send(pcm: bytes, chunk: int) -> None:
-                    audio.extend(pcm)
-                    for i in range(0, len(pcm), chunk):
-                        await session.send_media(pcm[i : i + chunk])
-                        await trio.sleep(chunk / (2 * RATE))  # real time
-
-                nursery.start_soon(collect)
-                for step in self.steps:
-                    if step[0] == "say":
-                        await send(speech(step[1], sample_rate=RATE, trailing_silence=1.0), step[2])
-                    elif step[0] == "pause":
-                        await trio.sleep(step[1])
-                    elif step[0] == "force":
-                        await session.force_end_turn()
-                    elif step[1] == "stall":
-                        # Replies stop; audio keeps flowing past the watchdog's window.
-                        await recoveries.stall(server, reading=False)
-                        await send(bytes(int((WATCHDOG + 0.5) * RATE) * 2), 640)
-                    else:
-                        await recoveries.inflict(server, step[1])
-                await send(bytes(2 * RATE * 2), 2560)  # 2 s of silence: the last turn ends
-                await recoveries.settled()
-                await session.close_stream()
-            await trio.testing.wait_all_tasks_blocked()
-        assert trio.current_time() < 900, "the program took implausibly long"
-
+    def words(self, events: list[Any]) -> list[tuple[str, float | None, float | None]]:
         ends = [e for e in events if isinstance(e, TurnInfo) and e.event == TurnEvent.END_OF_TURN]
-        assert [e.turn_index for e in ends] == list(range(len(ends)))
-        expected = [
-            (normalize_text(w.word), w.start / RATE, w.end / RATE)
-            for w in decode_words(bytes(audio), RATE)
-        ]
-        got = [(normalize_text(w.word), w.start, w.end) for e in ends for w in e.words]
-        assert [w[0] for w in got] == [w[0] for w in expected]
-        for (_, start, end), (_, want_start, want_end) in zip(got, expected, strict=True):
-            assert start is not None and abs(start - want_start) < 0.0015
-            assert end is not None and abs(end - want_end) < 0.0015
-        recoveries.check(events)
+        assert [e.turn_index for e in ends] == list(range(len(ends)))  # no gap, no repeat
+        return [(plain(w.word), w.start, w.end) for e in ends for w in e.words]
 
 
 TestFluxResilience = FluxResilience.TestCase
