@@ -142,9 +142,12 @@ class _ControlledStream(trio.abc.Stream):
         self.aborted = False
         self.bytes_received = 0
         self.bytes_sent = 0
-        # The websocket's own sends and a test's raw bytes (half a frame
-        # before a drop) must not interleave on the socket.
-        self.send_lock = trio.Lock()
+        # The websocket layer's frames and a test's raw bytes (half a frame
+        # before a drop) must not interleave. Flags, not a lock: a lock's
+        # extra checkpoint on every send would let trio-websocket close the
+        # stream before its close reply leaves.
+        self.sending = False
+        self.raw_done: trio.Event | None = None
 
     def _check(self) -> None:
         if self.aborted:
@@ -153,10 +156,15 @@ class _ControlledStream(trio.abc.Stream):
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         if not self.writing.is_set():
             await self.writing.wait()
+        if self.raw_done is not None:
+            await self.raw_done.wait()
         self._check()
         self.bytes_sent += len(data)
-        async with self.send_lock:
+        self.sending = True
+        try:
             await self.inner.send_all(data)
+        finally:
+            self.sending = False
 
     async def wait_send_all_might_not_block(self) -> None:
         await self.inner.wait_send_all_might_not_block()
@@ -386,12 +394,16 @@ class ServerConnection:
 
     async def drop(self, *, mid_frame: bool = False) -> None:
         """Drop the TCP connection; with ``mid_frame``, first send half a websocket frame."""
-        if mid_frame and not self._stream.send_lock.locked():
+        stream = self._stream
+        if mid_frame and not stream.sending:
             # A text frame header announcing 100 bytes, then 10 of them. (A
             # send in progress is cut off mid-frame by the abort anyway.)
+            done = stream.raw_done = trio.Event()
             with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
-                async with self._stream.send_lock:
-                    await self._stream.inner.send_all(b"\x81\x64" + b'{"type":"R')
+                try:
+                    await stream.inner.send_all(b"\x81\x64" + b'{"type":"R')
+                finally:
+                    done.set()
         await self.abort()
 
     def _record_close(self, code: int | None, reason: str | None) -> None:
