@@ -82,7 +82,10 @@ class Reconnecting:
     Delivered in the event stream, in order, so an application can show it.
 
     Attributes:
-        attempt: 1 for the first attempt of this outage, then 2, 3...
+        attempt: Which attempt this is, counting consecutive failures: 1 for
+            the first attempt of an outage, then 2, 3... A connection that
+            lived less than ``min_uptime`` counts as a failed attempt, so the
+            attempt after it continues the count (it may start at 2).
         delay: Seconds the session waits before the attempt.
         cause: The failure (never carries credentials).
     """

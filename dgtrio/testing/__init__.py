@@ -8,7 +8,7 @@
         async with open_fake_deepgram() as server:
             client = server.client()
             async with client.listen.v1.connect(
-                model="nova-3", encoding="linear16", sample_rate=16000
+                model="nova-3", encoding="linear16", sample_rate=16000, punctuate=True
             ) as session:
                 await session.send_media(speech("book a table for two."))
                 await session.close_stream()
