@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -170,9 +171,18 @@ def machine() -> dict[str, str]:
     return info
 
 
+def dgtrio_tree() -> str:
+    """The source tree ``import dgtrio`` would load from (without importing it)."""
+    spec = importlib.util.find_spec("dgtrio")
+    if spec is None or spec.origin is None:
+        return "not found"
+    return str(Path(spec.origin).parent.parent)
+
+
 def print_machine() -> None:
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['os']}, {info['python']}")
+    print(f"dgtrio imported from: {dgtrio_tree()}")
     print(
         "versions: "
         + ", ".join(
@@ -245,15 +255,26 @@ def run_server(args: Sequence[str]) -> Iterator[Server]:
             process.wait()
 
 
-def run_child(script: str, args: Sequence[str], *, timeout: float = 600) -> dict[str, Any]:
-    """Run ``script args`` in a fresh interpreter; return the JSON object it prints last."""
+def run_child(
+    script: str, args: Sequence[str], *, timeout: float = 600, tree: str | None = None
+) -> dict[str, Any]:
+    """Run ``script args`` in a fresh interpreter; return the JSON object it prints last.
+
+    ``tree``: a source tree to import dgtrio from (put first on ``PYTHONPATH``),
+    to compare two versions of dgtrio against the same server.
+    """
     started = time.monotonic()
+    env = None
+    if tree is not None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (tree, env.get("PYTHONPATH")) if p)
     done = subprocess.run(
         [sys.executable, str(HERE / script), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         check=False,
+        env=env,
     )
     if done.returncode != 0:
         raise RuntimeError(

@@ -12,7 +12,7 @@ run it by hand and press Ctrl-D).
 close with 1000. ``--framing raw`` also builds the websocket frames once and
 writes them in large blocks, bypassing wsproto, so that the server costs almost
 nothing per message; ``wsproto`` sends each one with trio-websocket's
-``send_message``. Use ``bench_push.py --server-only`` to measure either.
+``send_message``. ``bench_push.py --libs server-only`` measures either.
 
 ``stream``: the real ``/v1/listen`` protocol handler of :mod:`dgtrio.testing`
 driven by a benchmark engine that answers every ``--interval-ms`` of audio

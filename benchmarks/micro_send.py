@@ -2,8 +2,12 @@
 
     python benchmarks/micro_send.py [--frames 20000] [--runs 3]
 
-Measures, in CPU time of the trio thread (``time.thread_time``; a helper
-thread drains the loopback socket and is not counted):
+Measures, in CPU time of the measuring thread (``time.thread_time``), against
+a drain server in a process of its own (``--drain``: it answers the
+websocket upgrade, walks the frame headers without unmasking anything and
+answers the close frame; on the other core it reads faster than any client
+here writes, so the socket buffer does not fill up and no row pays for
+waiting on it):
 
 * ``checkpoint``: ``await trio.lowlevel.checkpoint()`` (one trip through the
   scheduler; trio's socket send, lock and channel operations each include one);
@@ -16,24 +20,41 @@ thread drains the loopback socket and is not counted):
 * ``int-XOR framing sketch``: the same frame built with ``struct`` and one
   big-integer XOR for the mask (what a dgtrio-owned framer could cost);
 * ``SocketStream.send_all``: trio's send of 640 bytes on a TCP loopback socket;
+* ``trio socket send``: ``await sock.send(frame)`` on the ``trio.socket``
+  (what dgtrio's ``Transport.send`` calls: the send and one schedule point);
 * ``socket.send + checkpoint``: a non-blocking stdlib ``send`` of the same
-  bytes followed by one checkpoint (what a direct-write path costs);
-* ``ws.send_message``: trio-websocket's whole send (framing, lock, send_all),
-  what dgtrio's transport used until 2026-11-24;
-* ``Transport.send``: dgtrio's transport (wsproto framing and one
-  non-blocking socket send under its FIFO lock);
-* ``session.send_media``: dgtrio's whole path (checks, the inline send with
-  its shielded scope, the transport), per frame, with the sender yielding
-  once after each frame as a paced producer does.
+  bytes followed by one checkpoint (the least a trio direct write costs);
+* ``ws.send_message``: trio-websocket's whole send (framing, lock, send_all);
+* ``dgtrio framing``: the transport's own framing and masking of the frame
+  (``dgtrio._transport._frame``; skipped for a tree that has none);
+* ``Transport.send``: dgtrio's transport (on main: wsproto framing and one
+  ``await sock.send`` under its ``StrictFIFOLock``);
+* ``session.send_media``: dgtrio's whole path (the protocol checks and
+  counters, the send fast path with its shielded scope, the transport), per
+  frame, with the sender yielding once after each frame as a paced producer
+  does;
+* ``sdk conn.send_media``: the official SDK's, with one ``asyncio.sleep(0)``.
+
+Which dgtrio is measured is whichever the interpreter imports (printed
+first); put a tree first on ``PYTHONPATH`` to choose. (Until 2026-11-24 the
+discarding server was a trio-websocket server in a thread of the measuring
+process: with 20,000 frames it fell behind, the socket buffer filled and the
+two threads shared the GIL, which inflated the websocket rows two- to
+three-fold against runs of 2,000 frames.)
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import os
+import re
 import socket
 import statistics
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -65,14 +86,6 @@ def _check_framing() -> None:
     frame = _frame_binary(FRAME, key)
     payload = frame[len(frame) - len(FRAME) :]
     assert bytes(b ^ key[i % 4] for i, b in enumerate(payload)) == FRAME
-
-
-def _drain(sock: socket.socket) -> None:
-    try:
-        while sock.recv(1 << 20):
-            pass
-    except OSError:
-        pass
 
 
 async def _timed(n: int, body: Callable[[int], Awaitable[None]]) -> float:
@@ -130,30 +143,58 @@ async def measure(n: int) -> dict[str, float]:
 
     results["int-XOR framing sketch"] = await _timed(n, own_framing)
 
-    a, b = socket.socketpair()
-    drainer = threading.Thread(target=_drain, args=(b,), daemon=True)
-    drainer.start()
-    stream = trio.SocketStream(trio.socket.from_stdlib_socket(a))
+    try:
+        from dgtrio._transport import _frame  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:  # a tree from before the transport framed its own frames
+        pass
+    else:
+
+        async def dgtrio_framing(n: int) -> None:
+            for _ in range(n):
+                _frame(FRAME)
+
+        results["dgtrio framing"] = await _timed(n, dgtrio_framing)
+
+    return results
+
+
+async def measure_sockets(n: int, port: int) -> dict[str, float]:
+    """Raw sends on TCP loopback connections to the drain server."""
+    results: dict[str, float] = {}
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
 
     async def send_alls(n: int) -> None:
         for _ in range(n):
             await stream.send_all(FRAME)
 
     results["SocketStream.send_all"] = await _timed(n, send_alls)
-    raw = stream.socket
+    await stream.aclose()
+
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    sock = stream.socket
+
+    async def trio_sends(n: int) -> None:
+        for _ in range(n):
+            await sock.send(FRAME)
+
+    results["trio socket send"] = await _timed(n, trio_sends)
+    await stream.aclose()
+
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    raw = socket.socket(fileno=os.dup(stream.socket.fileno()))
+    raw.setblocking(False)
 
     async def direct(n: int) -> None:
         for _ in range(n):
             try:
-                raw.send  # noqa: B018 - the attribute lookup a real path pays
-                a.send(FRAME)
+                raw.send(FRAME)
             except BlockingIOError:
                 await stream.send_all(FRAME)
             await trio.lowlevel.checkpoint()
 
     results["socket.send + checkpoint"] = await _timed(n, direct)
+    raw.close()
     await stream.aclose()
-    b.close()
     return results
 
 
@@ -203,37 +244,106 @@ async def measure_websocket(n: int, url: str) -> dict[str, float]:
     return results
 
 
-async def _handler(request: trio_websocket.WebSocketRequest) -> None:
-    ws = await request.accept()
-    try:
+# --- the drain server (a process of its own) -------------------------------------
+
+_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_PAUSE = 0.005  # seconds between reads (8 MiB receive buffers hold far more than that)
+
+
+def _walk_frames(conn: socket.socket, data: bytes) -> None:
+    """Skip the client's frames (headers only, nothing unmasked); answer its close."""
+    pending, skip = b"", 0
+    while True:
+        if pending:
+            data, pending = pending + data, b""
+        i, end = 0, len(data)
         while True:
-            await ws.get_message()
-    except trio_websocket.ConnectionClosed:
-        pass
+            if skip:
+                step = min(skip, end - i)
+                i += step
+                skip -= step
+                if skip:
+                    break
+            if end - i < 2:
+                pending = data[i:]
+                break
+            opcode, second = data[i] & 0x0F, data[i + 1]
+            size = second & 0x7F
+            extra = 2 if size == 126 else 8 if size == 127 else 0
+            head = 2 + extra + (4 if second & 0x80 else 0)
+            if end - i < head:
+                pending = data[i:]
+                break
+            if extra:
+                size = int.from_bytes(data[i + 2 : i + 2 + extra], "big")
+            if opcode == 8:
+                conn.sendall(b"\x88\x02\x03\xe8")  # close 1000
+                return
+            i += head
+            skip = size
+        data = _lazy_recv(conn)
+        if not data:
+            return
 
 
-def start_discard_server() -> tuple[str, threading.Event]:
-    """A trio-websocket server that reads and drops every message, in its own thread
-    (with its own trio loop), so that its CPU is not counted."""
-    ready: list[int] = []
-    stop = threading.Event()
+def _lazy_recv(conn: socket.socket) -> bytes:
+    """Read what is there, after a pause: the sender seldom has to wake us up."""
+    time.sleep(_PAUSE)
+    return conn.recv(8 << 20)
 
-    def server_thread() -> None:
-        async def serve() -> None:
-            async with trio.open_nursery() as nursery:
-                server = await nursery.start(
-                    trio_websocket.serve_websocket, _handler, "127.0.0.1", 0, None
-                )
-                ready.append(server.port)
-                await trio.to_thread.run_sync(stop.wait, abandon_on_cancel=True)
-                nursery.cancel_scope.cancel()
 
-        trio.run(serve)
+def _serve_one(conn: socket.socket) -> None:
+    with conn:
+        try:
+            data = conn.recv(1 << 20)
+            if not data.startswith(b"GET "):
+                while _lazy_recv(conn):  # a raw connection: drain until EOF
+                    pass
+                return
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, rest = data.partition(b"\r\n\r\n")
+            found = re.search(rb"(?im)^sec-websocket-key:\s*(\S+)", head)
+            assert found is not None, head
+            accept = base64.b64encode(hashlib.sha1(found.group(1) + _GUID).digest())
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            _walk_frames(conn, rest)
+            while conn.recv(65536):
+                pass
+        except OSError:
+            pass
 
-    threading.Thread(target=server_thread, daemon=True).start()
-    while not ready:
-        time.sleep(0.01)
-    return f"ws://127.0.0.1:{ready[0]}", stop
+
+def serve_drain() -> None:
+    """Print ``PORT n``; serve until standard input closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    print(f"PORT {listener.getsockname()[1]}", flush=True)
+
+    def accept() -> None:
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=_serve_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    sys.stdin.read()
+
+
+def start_drain_server() -> tuple[int, subprocess.Popen[str]]:
+    process = subprocess.Popen(
+        [sys.executable, __file__, "--drain"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line.startswith("PORT "):
+        raise RuntimeError(f"the drain server did not start: {line!r}")
+    return int(line.split()[1]), process
 
 
 def measure_sdk(n: int, url: str) -> dict[str, float]:
@@ -265,20 +375,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--drain", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.drain:
+        serve_drain()
+        return
     print_machine()
     print(
-        f"micro: per-frame CPU µs of the trio thread, {args.frames} frames of 640 bytes, "
+        f"micro: per-frame CPU µs of the measuring thread, {args.frames} frames of 640 bytes, "
         f"median of {args.runs} runs"
     )
-    url, stop = start_discard_server()
+    port, server = start_drain_server()
+    url = f"ws://127.0.0.1:{port}"
     runs: list[dict[str, float]] = []
-    for _ in range(args.runs):
-        found = trio.run(measure, args.frames)
-        found.update(trio.run(measure_websocket, args.frames, url))
-        found.update(measure_sdk(args.frames, url))
-        runs.append(found)
-    stop.set()
+    try:
+        for _ in range(args.runs):
+            found = trio.run(measure, args.frames)
+            found.update(trio.run(measure_sockets, args.frames, port))
+            found.update(trio.run(measure_websocket, args.frames, url))
+            found.update(measure_sdk(args.frames, url))
+            runs.append(found)
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
     for name in runs[0]:
         values = [r[name] for r in runs]
         print(

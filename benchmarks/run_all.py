@@ -1,12 +1,16 @@
-"""Run the three client benchmarks and print one table with the targets.
+"""Run the client benchmarks and print one table with the targets.
 
     python benchmarks/run_all.py [--runs 3] [--count 20000] [--streams 100] [--seconds 20]
-                                 [--quick] [--json FILE]
+                                 [--breakdown] [--quick] [--json FILE]
 
-Runs ``bench_decode.py``, ``bench_push.py`` and ``bench_streams.py`` one
-after the other (each prints its own runs as it goes), then summarizes the
-medians, ranges and the targets. ``--quick`` shrinks everything for a smoke
-test (about a minute); the defaults take about five minutes on 2 cores.
+Runs ``bench_decode.py``, ``bench_push.py``, ``bench_streams.py`` and
+``bench_idle_memory.py`` one after the other (each prints its own runs as it
+goes), then summarizes the medians, ranges and the targets of issue 2.
+``--breakdown`` adds the streams benchmark's references (the pacing alone
+and the raw-socket floor, on trio and on asyncio, and dgtrio's transport
+alone) to the same runs. ``--quick`` shrinks everything for a smoke test
+(under a minute); the defaults take about three minutes on 2 cores, ten
+with ``--breakdown``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=20000, help="bench_push: messages")
     parser.add_argument("--streams", type=int, default=100, help="bench_streams: streams")
     parser.add_argument("--seconds", type=float, default=20.0, help="bench_streams: audio seconds")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="bench_streams: also the pacing-only and raw-socket references",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--json", help="also write every figure to this JSON file")
     args = parser.parse_args()
@@ -51,9 +60,28 @@ def main() -> None:
         directory = Path(tmp)
         decode = run("bench_decode.py", ["--runs", str(max(args.runs, 3))], directory)
         push = run("bench_push.py", ["--runs", runs, "--count", str(args.count)], directory)
+        libs = "dgtrio,sdk" + (
+            ",trio-pace,asyncio-pace,trio-floor,asyncio-floor,dgtrio-transport"
+            if args.breakdown
+            else ""
+        )
         streams = run(
             "bench_streams.py",
-            ["--runs", runs, "--streams", str(args.streams), "--seconds", str(args.seconds)],
+            [
+                "--runs",
+                runs,
+                "--streams",
+                str(args.streams),
+                "--seconds",
+                str(args.seconds),
+                "--libs",
+                libs,
+            ],
+            directory,
+        )
+        idle = run(
+            "bench_idle_memory.py",
+            ["--runs", runs, "--connections", str(args.streams)],
             directory,
         )
     print("\n" + "=" * 100)
@@ -74,9 +102,9 @@ def main() -> None:
         (
             "decode, dgtrio w/ stdlib json",
             cell(paths["dgtrio, stdlib json"]),
-            "",
-            f"{decode['stdlib_over_orjson']['median']:.2f}x orjson",
-            "",
+            cell(paths["sdk"]),
+            f"{decode['stdlib_ratio_sdk']['median']:.3f}",
+            f"orjson: {decode['stdlib_over_orjson']['median']:.2f}x faster",
         )
     )
     libs = push["libs"]
@@ -154,6 +182,27 @@ def main() -> None:
                 "",
             )
         )
+    for ref in ("trio-pace", "asyncio-pace", "trio-floor", "asyncio-floor", "dgtrio-transport"):
+        if ref in libs:
+            rows.append(
+                (
+                    f"{args.streams} streams: {ref}, CPU ms/stream-s",
+                    cell(libs[ref]["cpu_ms_per_stream_s"], 2),
+                    "",
+                    "",
+                    "reference",
+                )
+            )
+    if "dgtrio" in idle and "sdk" in idle:
+        rows.append(
+            (
+                "idle: RSS KiB per open connection",
+                cell(idle["dgtrio"], 1),
+                cell(idle["sdk"], 1),
+                f"{idle['dgtrio']['median'] / idle['sdk']['median']:.2f}",
+                "no target",
+            )
+        )
     for failure in streams.get("failures", []):
         rows.append(
             (f"{args.streams} streams: FAILED run", failure["lib"], failure["error"], "", "")
@@ -165,7 +214,9 @@ def main() -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"decode": decode, "push": push, "streams": streams}, f, indent=1)
+            json.dump(
+                {"decode": decode, "push": push, "streams": streams, "idle": idle}, f, indent=1
+            )
 
 
 if __name__ == "__main__":

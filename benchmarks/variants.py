@@ -5,8 +5,11 @@ never to the source tree: ``bench_streams.py --variant NAME`` and
 ``bench_push.py --variant NAME`` run the dgtrio client with it, and
 ``profile_variants.py`` compares them against an unpatched run on the same
 server. They are sketches that keep the semantics that matter for a
-measurement (frame order, a checkpoint per send) and skip what does not;
-see README.rst for what each would take to do properly.
+measurement (frame order, a checkpoint per send) and skip what does not (a
+flush timer, some error paths); see README.rst for what each would take to
+do properly. They patch ``dgtrio/_transport.py`` as it is on main (dgtrio
+drives wsproto itself: ``Transport.send`` frames with wsproto and writes
+with one non-blocking socket send under a ``StrictFIFOLock``).
 
 ``baseline``
     dgtrio as it is.
@@ -17,15 +20,22 @@ see README.rst for what each would take to do properly.
 ``own-framing``
     ``Transport.send`` builds binary frames itself (``struct`` header and one
     big-integer XOR for the mask) instead of with wsproto; text frames and
-    everything else unchanged.
+    everything else unchanged. (The ``transport`` branch does this for real.)
+``yield-per-message``
+    ``Transport.receive`` yields to the scheduler (a shielded checkpoint)
+    before it returns a message that an earlier read already parsed, so that
+    the application consumes each event right after it was decoded instead
+    of the reader decoding a whole 64 KiB read's worth (~35 Results) first.
+    Today only the read is a schedule point.
+``all``
+    ``gather-60ms``, ``own-framing`` and ``yield-per-message`` together.
 
-Now the default behaviour, so the same as ``baseline`` (the names stay
-accepted so that older command lines keep working): ``no-send-scope``,
-``fast-path`` (both in ``dgtrio/_session.py`` since 2026-11-23),
+The variants of the trio-websocket era (``no-send-scope``, ``fast-path``,
 ``direct-socket``, ``fast-path+direct-socket``, ``ws-buffers``,
-``ws-buffers-16``, ``nowait-deliver``, ``receive-all`` and ``all``
-(``dgtrio/_transport.py`` drives wsproto itself, with a direct socket write
-and no reader task of its own, since 2026-11-24).
+``ws-buffers-16``, ``nowait-deliver``, ``receive-all``, ``all``) were
+merged into ``dgtrio/_session.py`` and ``dgtrio/_transport.py`` and are gone:
+they patched trio-websocket, which the client no longer uses, and as
+aliases of ``baseline`` they only measured the baseline under other names.
 """
 
 from __future__ import annotations
@@ -33,7 +43,6 @@ from __future__ import annotations
 import contextlib
 import os
 import struct
-import sys
 from typing import Any
 
 import trio
@@ -45,23 +54,12 @@ from dgtrio._transport import TransportClosed
 Session = _session.Session
 Transport = _transport.Transport
 
-#: Variants that are now dgtrio's default behaviour (see the module docstring).
-DEFAULTS_NOW = (
-    "no-send-scope",
-    "fast-path",
-    "direct-socket",
-    "fast-path+direct-socket",
-    "ws-buffers",
-    "ws-buffers-16",
-    "nowait-deliver",
-    "receive-all",
-    "all",
-)
-VARIANTS = ("baseline", "gather-60ms", "own-framing", *DEFAULTS_NOW)
+VARIANTS = ("baseline", "gather-60ms", "own-framing", "yield-per-message", "all")
 
 _original_send_media = Session.send_media
 _original_send_message = Session._send_message
 _original_transport_send = Transport.send
+_original_transport_receive = Transport.receive
 
 
 # --- gathering --------------------------------------------------------------------
@@ -130,9 +128,12 @@ async def _transport_send_own_framing(self: Any, frame: str | bytes) -> None:
     except trio.WouldBlock:
         await lock.acquire()
     try:
-        if self._send_error is not None or self._conn.state is not _transport._OPEN:
+        if self._send_error is not None:
             await trio.lowlevel.checkpoint()
-            raise TransportClosed(1006, None)
+            raise TransportClosed(self._send_error.code, self._send_error.reason)
+        if self._conn.state is not _transport._OPEN:  # what wsproto would refuse
+            await trio.lowlevel.checkpoint()
+            raise self._refused()
         data = _frame_binary(frame)
         try:
             sent = await sock.send(data)
@@ -144,6 +145,15 @@ async def _transport_send_own_framing(self: Any, frame: str | bytes) -> None:
         lock.release()
 
 
+# --- a schedule point per received message -----------------------------------------
+
+
+async def _transport_receive_yielding(self: Any) -> str | bytes:
+    if self._events:  # the next message comes from an earlier read: let the consumer run
+        await trio.lowlevel.cancel_shielded_checkpoint()
+    return await _original_transport_receive(self)  # type: ignore[no-any-return]
+
+
 # --- apply ------------------------------------------------------------------------
 
 
@@ -151,10 +161,10 @@ def apply(name: str) -> None:
     """Patch this process's dgtrio with variant ``name`` (see the module docstring)."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
-    if name in DEFAULTS_NOW:
-        print(f"variant {name!r} is dgtrio's default behaviour now: baseline", file=sys.stderr)
-    elif name == "gather-60ms":
+    if name in ("gather-60ms", "all"):
         Session.send_media = _send_media_gather  # type: ignore[method-assign]
         Session._send_message = _send_message_flushing  # type: ignore[method-assign]
-    elif name == "own-framing":
+    if name in ("own-framing", "all"):
         Transport.send = _transport_send_own_framing  # type: ignore[method-assign]
+    if name in ("yield-per-message", "all"):
+        Transport.receive = _transport_receive_yielding  # type: ignore[method-assign]
