@@ -438,7 +438,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._events_discarded += 1
             return
         try:
-            # The reader already yields in transport.receive(); when the
+            # The reader yields in every transport.receive(); when the
             # channel has room, handing the event over needs no second yield.
             self._events_send.send_nowait(item)
         except trio.WouldBlock:
