@@ -522,15 +522,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                     "%r: reconnecting in %.3g s (attempt %d): %s", self, delay, attempt, cause
                 )
                 await trio.sleep(delay)
-                if policy.on_reconnect is not None:
-                    decision = policy.on_reconnect(announcement)
-                    if inspect.isawaitable(decision):
-                        decision = await decision
-                    if decision is False:
-                        self._park(cause)
-                        return False
-                    if isinstance(decision, str):
-                        self._set_authorization(decision)
+                decision = await _consult_hook(policy, announcement)
+                if decision is False:
+                    self._park(cause)
+                    return False
+                if isinstance(decision, str):
+                    self._headers = _with_authorization(self._headers, decision)
                 try:
                     transport = await open_transport(
                         self._nursery,
@@ -593,10 +590,6 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         for event in events:
             await self._deliver(event)
         return True
-
-    def _set_authorization(self, value: str) -> None:
-        self._headers = [(k, v) for k, v in self._headers if k.lower() != "authorization"]
-        self._headers.append(("Authorization", value))
 
     def _closed_error(self, code: int, reason: str | None) -> DeepgramError:
         """The error for an abnormal close (subclasses map codes to subclasses)."""
@@ -1156,6 +1149,21 @@ def _raise_single(group: BaseExceptionGroup[BaseException], body: BaseException 
     ) from group
 
 
+async def _consult_hook(policy: ReconnectPolicy, announcement: Reconnecting) -> str | bool | None:
+    """The ``on_reconnect`` hook's answer: False vetoes, a str is a new credential."""
+    if policy.on_reconnect is None:
+        return None
+    decision = policy.on_reconnect(announcement)
+    if inspect.isawaitable(decision):
+        decision = await decision
+    return decision
+
+
+def _with_authorization(headers: Sequence[tuple[str, str]], value: str) -> list[tuple[str, str]]:
+    """``headers`` with ``Authorization`` replaced by ``value``."""
+    return [(k, v) for k, v in headers if k.lower() != "authorization"] + [("Authorization", value)]
+
+
 async def _first_transport(
     nursery: trio.Nursery,
     url: str,
@@ -1199,15 +1207,11 @@ async def _first_transport(
             delay = policy.delay(failures)
             logger.info("connecting again in %.3g s (retry %d): %s", delay, failures, exc)
             await trio.sleep(delay)
-            if policy.on_reconnect is not None:
-                decision = policy.on_reconnect(Reconnecting(failures, delay, exc))
-                if inspect.isawaitable(decision):
-                    decision = await decision
-                if decision is False:
-                    raise
-                if isinstance(decision, str):
-                    headers = [(k, v) for k, v in headers if k.lower() != "authorization"]
-                    headers.append(("Authorization", decision))
+            decision = await _consult_hook(policy, Reconnecting(failures, delay, exc))
+            if decision is False:
+                raise
+            if isinstance(decision, str):
+                headers = _with_authorization(headers, decision)
             continue
         return transport, headers, deadline
 
