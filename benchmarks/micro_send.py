@@ -26,13 +26,15 @@ waiting on it):
   bytes followed by one checkpoint (the least a trio direct write costs);
 * ``ws.send_message``: trio-websocket's whole send (framing, lock, send_all);
 * ``dgtrio framing``: the transport's own framing and masking of the frame
-  (``dgtrio._transport._frame``; skipped for a tree that has none);
-* ``Transport.send``: dgtrio's transport (on main: wsproto framing and one
-  ``await sock.send`` under its ``StrictFIFOLock``);
+  (``dgtrio._transport.frame_message``; skipped for a tree that has none);
+* ``Transport.send``: dgtrio's transport (since 2026-11-24: its own framing
+  and one non-blocking write, then one schedule point);
+* ``Transport.send_nowait``: the same write without the schedule point (the
+  session's fast path), plus one checkpoint per frame; skipped for a tree
+  that has none;
 * ``session.send_media``: dgtrio's whole path (the protocol checks and
-  counters, the send fast path with its shielded scope, the transport), per
-  frame, with the sender yielding once after each frame as a paced producer
-  does;
+  counters, the send fast path, the transport), per frame, with the sender
+  yielding once after each frame as a paced producer does;
 * ``sdk conn.send_media``: the official SDK's, with one ``asyncio.sleep(0)``.
 
 Which dgtrio is measured is whichever the interpreter imports (printed
@@ -143,11 +145,10 @@ async def measure(n: int) -> dict[str, float]:
 
     results["int-XOR framing sketch"] = await _timed(n, own_framing)
 
-    try:
-        from dgtrio._transport import _frame  # type: ignore[attr-defined, unused-ignore]
-    except ImportError:  # a tree from before the transport framed its own frames
-        pass
-    else:
+    from dgtrio import _transport
+
+    _frame = getattr(_transport, "frame_message", None) or getattr(_transport, "_frame", None)
+    if _frame is not None:  # None: a tree from before the transport framed its own frames
 
         async def dgtrio_framing(n: int) -> None:
             for _ in range(n):
@@ -220,6 +221,19 @@ async def measure_websocket(n: int, url: str) -> dict[str, float]:
                 await transport.send(FRAME)
 
         results["dgtrio Transport.send"] = await _timed(n, transport_sends)
+
+        if hasattr(transport, "send_nowait"):
+
+            async def transport_nowait(n: int) -> None:
+                for _ in range(n):
+                    rest = transport.send_nowait(FRAME)
+                    if rest is not None:  # the buffer was full (rare: the drain keeps up)
+                        await transport.send_rest(rest)
+                    await trio.lowlevel.checkpoint()
+
+            results["dgtrio Transport.send_nowait (+1 checkpoint)"] = await _timed(
+                n, transport_nowait
+            )
         await transport.aclose()
         await transport.aclose_stream()
         nursery.cancel_scope.cancel()

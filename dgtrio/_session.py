@@ -13,11 +13,13 @@ comments can cite them:
    delivered. A malformed frame is a :class:`~dgtrio.MessageDecodeError` raised
    by ``receive()`` *at its position in the stream*; the next ``receive()``
    carries on, so nothing after it is lost.
-3. **One writer task sends every frame**, from a bounded channel, so audio and
-   control messages keep the order in which they were sent and a slow
-   connection pushes back on the producer. The protocol state is checked and
-   updated synchronously before a frame is queued, so nothing can be queued
-   after the close message (``CloseStream``, ``Close``).
+3. **One writer task sends every frame that has to wait**, from a bounded
+   channel, so audio and control messages keep the order in which they were
+   sent and a slow connection pushes back on the producer. When nothing is
+   queued or being written, the caller's task sends its frame itself (the
+   same order, without a hop to the writer; rule 9). The protocol state is
+   checked and updated synchronously before a frame is queued, so nothing can
+   be queued after the close message (``CloseStream``, ``Close``).
 4. **Timers are idle deadlines**, not periods: a KeepAlive goes out only after
    ``keepalive_interval`` seconds without an outgoing frame, a ping only after
    ``ping_interval`` seconds of silence (KeepAlive messages, which get no
@@ -48,6 +50,16 @@ comments can cite them:
    yet, so nothing is replayed and no event announces it. A failure after
    the dial but before the session is handed over (no ``Connected`` or
    ``Welcome``) is raised by ``connect()``.
+9. **Every send is a cancellation point; not every send is a schedule
+   point.** A send that the transport writes at once, without waiting, does
+   not yield to the scheduler, except once in ``_SEND_BUDGET`` such sends.
+   Audio paced in real time yields between frames anyway, and a scheduling
+   round per 20 ms frame was a measured share of dgtrio's CPU with many
+   streams (``benchmarks/README.rst``); a loop that sends a file as fast as
+   it can still lets the reader and other tasks run every few frames (the
+   idea of tokio's cooperative budget). A send that waits, for a full socket
+   buffer or a queue, yields as it always did. A cancelled caller sends
+   nothing; a frame that went out is never reported as cancelled.
 """
 
 from __future__ import annotations
@@ -104,6 +116,12 @@ _DROP = object()
 _FLOW_GAP = 0.5
 _SENT = object()
 _STUCK = object()
+#: A send from the caller's task that did not have to wait yields to the
+#: scheduler once in this many sends (rule 9): often enough that a loop
+#: sending a file as fast as it can lets the reader run, rarely enough that
+#: paced audio, which yields between frames anyway, does not pay a scheduling
+#: round per frame.
+_SEND_BUDGET = 16
 
 
 class SessionState(enum.Enum):
@@ -225,6 +243,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._request_locks: defaultdict[str, trio.Lock] = defaultdict(trio.Lock)
         self._discard_events = False
         self._frames_sent = 0
+        self._unyielded = 0  # sends from callers' tasks since one last yielded (rule 9)
         self._audio_bytes_sent = 0
         self._messages_received = 0
         self._events_discarded = 0
@@ -646,13 +665,13 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._raise_closed()
         self._protocol.check_send(_MEDIA)
         self._audio_bytes_sent += len(data)
-        now = trio.current_time()
+        now = self._last_activity = trio.current_time()
         if self._awaiting_reply is None:
             self._awaiting_reply, self._unanswered_flow = now, 0.0
         elif now - self._last_media < _FLOW_GAP:
             self._unanswered_flow += now - self._last_media  # a pause does not count
         self._last_media = now
-        await self._enqueue(data)
+        await self._enqueue(data, noted=True)
 
     async def send_raw(self, frame: str | bytes) -> None:
         """Send a frame exactly as given (an escape hatch: no checks, no encoding).
@@ -677,15 +696,20 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             self._out_send.close()  # the writer sends what is queued, then stops
             self._awaiting_close = trio.current_time()  # the drain is watched too
 
-    async def _enqueue(self, frame: str | bytes) -> None:
-        if frame.__class__ is bytes or frame != self._keepalive_frame:
+    async def _enqueue(self, frame: str | bytes, *, noted: bool = False) -> None:
+        """Send ``frame`` from this task if nothing is waiting, else queue it (rule 9).
+
+        ``noted``: the caller already recorded the activity.
+        """
+        if not noted and (frame.__class__ is bytes or frame != self._keepalive_frame):
             # A KeepAlive gets no answer, so it does not put off a ping (rule 4).
             self._last_activity = trio.current_time()
         if not self._queued and not self._in_flight and self._transport_ok:
             # Fast path: nothing is waiting, so sending from this task keeps the
             # order; it saves the hop to the writer task for every audio frame.
-            # trio-websocket's FIFO send lock, taken before this task first
-            # yields, orders any frame queued meanwhile after this one.
+            # The transport's send lock, taken (or its write done) before this
+            # task first yields, orders any frame queued meanwhile after this one.
+            await trio.lowlevel.checkpoint_if_cancelled()
             await self._send_directly(frame)
             return
         self._queued += 1
@@ -702,6 +726,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         transport = self._transport
         outcome = await self._send_once(transport, frame)
         if outcome is _SENT:
+            if self._unyielded < _SEND_BUDGET:
+                self._unyielded += 1
+            else:
+                # Sent: if this is cancelled, the caller must not think otherwise.
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                self._unyielded = 0
             return
         if outcome is _STUCK:
             await self._declare_dead(transport)
@@ -719,16 +749,36 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             await self._out_send.send(frame)
 
     async def _send_once(self, transport: Transport, frame: str | bytes) -> object:
-        """One shielded attempt: ``_SENT``, ``_STUCK``, or the TransportClosed.
+        """One attempt: ``_SENT``, ``_STUCK``, or the TransportClosed.
 
-        Shielded because a send cut in the middle would leave half a frame on
-        the wire; the send watchdog (``send_timeout``) can still cut it off.
+        Without a schedule point when the transport writes the whole frame at
+        once (rule 9; the caller decides when to yield). Otherwise shielded,
+        because a send cut in the middle would leave half a frame on the wire;
+        the send watchdog (``send_timeout``) can still cut it off.
         """
+        rest: memoryview | None = None
+        try:
+            rest = transport.send_nowait(frame)
+        except trio.WouldBlock:
+            pass  # another send holds the lock, or the stream is TLS
+        except TransportClosed as closed:
+            self._transport_ok = False
+            return closed
+        else:
+            if rest is None:
+                self._frames_sent += 1
+                if self.tracks_sent_text and frame.__class__ is str:
+                    self._text_sent(frame)
+                return _SENT
+        self._unyielded = 0
         with trio.CancelScope(shield=True) as scope:
             entry = (scope, trio.current_time())
             self._in_flight.append(entry)
             try:
-                await transport.send(frame)
+                if rest is None:
+                    await transport.send(frame)
+                else:
+                    await transport.send_rest(rest)
             except TransportClosed as closed:
                 self._transport_ok = False
                 return closed

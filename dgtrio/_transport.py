@@ -22,8 +22,9 @@ streams of 20 ms frames that was most of the gap to the official SDK
 trio-websocket itself runs on; driving it directly is a few hundred lines and
 removes both costs:
 
-* ``send`` frames the message with wsproto and writes it with one
-  non-blocking socket send (one checkpoint) on a plain TCP stream;
+* ``send`` frames the message itself and writes it with one non-blocking
+  write (one checkpoint) on a plain TCP stream; the session's fast path,
+  ``send_nowait``, does the same without the checkpoint (rule 6);
 * there is **no background task**: the session's reader task calls
   :meth:`Transport.receive`, which reads the stream, feeds wsproto and answers
   pings itself.
@@ -57,6 +58,14 @@ Rules
 5. **The end is sticky.** Once the connection is over, every later
    ``receive()`` raises an equal :class:`TransportClosed`; messages that
    arrived before the close frame are returned first.
+6. **A write that does not wait needs no lock.** :meth:`Transport.send_nowait`
+   writes a whole frame synchronously when the lock is free: no task can run
+   between its check and its write, so rule 2 holds without taking the lock,
+   and no cancellation can cut the frame. Only when the socket's buffer is
+   full does it take the lock and hand the rest to :meth:`Transport.send_rest`.
+   Data frames are framed by :func:`frame_message`; wsproto still builds the
+   control frames, parses everything, and decides when a message may no
+   longer be sent.
 
 Two things done around the upgrade, as before:
 
@@ -71,7 +80,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import ssl
+import struct
 from collections import deque
 from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn
@@ -98,13 +109,24 @@ from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 from ._codec import loads
 from ._errors import ConfigurationError, ConnectError, HandshakeError
 
-__all__ = ["ReaderGuard", "Transport", "TransportClosed", "is_loopback_host", "open_transport"]
+__all__ = [
+    "ReaderGuard",
+    "Transport",
+    "TransportClosed",
+    "frame_message",
+    "is_loopback_host",
+    "open_transport",
+]
 
 logger = logging.getLogger("dgtrio")
 
 #: Bytes read from the stream at once: a burst of server messages is parsed
 #: from one read, with one scheduling round.
 _RECEIVE_BUFFER_SIZE = 65536
+
+#: Whether a plain TCP stream can be written with ``os.write`` on its socket's
+#: descriptor (POSIX; on Windows a socket is not a file).
+_FD_WRITES = os.name == "posix"
 
 _OPEN = ConnectionState.OPEN
 _REMOTE_CLOSING = ConnectionState.REMOTE_CLOSING
@@ -190,6 +212,7 @@ class Transport:
         "_dead",
         "_draining",
         "_events",
+        "_fd",
         "_finished",
         "_max_size",
         "_parts",
@@ -217,8 +240,10 @@ class Transport:
         self.url = url
         self.response_headers = response_headers
         self._stream = stream
-        # A plain TCP stream is written with its socket's own send (rule 2).
+        # A plain TCP stream is written with its socket's own send (rule 2),
+        # and, where sockets are files, synchronously by send_nowait().
         self._socket = stream.socket if type(stream) is trio.SocketStream else None
+        self._fd = self._socket.fileno() if self._socket is not None and _FD_WRITES else -1
         self._conn = connection
         self._max_size = max_message_size
         self._send_lock = trio.StrictFIFOLock()
@@ -263,15 +288,84 @@ class Transport:
 
     # ------------------------------------------------------------------ sending
 
+    def send_nowait(self, frame: str | bytes) -> memoryview | None:
+        """Frame and write one message without waiting, where that is possible.
+
+        The fast path of sending (rule 6): on a plain TCP stream whose send
+        lock is free, the frame is built here (:func:`frame_message`) and
+        written with one non-blocking ``os.write``, with no schedule point,
+        no lock taken and no cancel scope needed: nothing can interleave with
+        a write that does not yield, and nothing can cut it in half.
+
+        Returns:
+            ``None`` when the whole frame went out. When the socket's buffer
+            took only part of it (or none), the rest: the send lock is then
+            held for the caller, which must pass the rest to
+            :meth:`send_rest` before anything else is sent.
+
+        Raises:
+            trio.WouldBlock: Not possible now (another send holds the lock,
+                or the stream is TLS or not a socket); nothing was sent: use
+                :meth:`send`.
+            TransportClosed: The connection is closed or closing.
+        """
+        if self._send_error is not None:
+            raise _copy(self._send_error)
+        fd = self._fd
+        if fd < 0 or self._send_lock.locked():
+            raise trio.WouldBlock
+        if self._conn.state is not _OPEN:
+            raise self._refused()  # what wsproto would refuse (the peer's close came)
+        data = frame_message(frame)
+        try:
+            sent = os.write(fd, data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            raise self._broken() from None
+        if sent == len(data):
+            return None
+        self._send_lock.acquire_nowait()  # free, checked above; send_rest releases it
+        return memoryview(data)[sent:]
+
+    async def send_rest(self, rest: memoryview) -> None:
+        """Write the rest of a frame :meth:`send_nowait` began, and release the lock.
+
+        Raises:
+            TransportClosed: The stream failed (1006). If this is cancelled,
+                the frame may be cut in half: the connection is then broken
+                (rule 3).
+        """
+        try:
+            await self._write(rest)
+        finally:
+            self._send_lock.release()
+
     async def send(self, frame: str | bytes) -> None:
         """Send one message (``str`` as a text frame, ``bytes`` as binary).
 
         Frames of concurrent callers go out whole and in call order (rule 2).
+        Always a checkpoint.
 
         Raises:
             TransportClosed: The connection is closed or closing (1006 when
                 the stream failed).
         """
+        if self._fd >= 0:
+            await trio.lowlevel.checkpoint_if_cancelled()
+            try:
+                rest = self.send_nowait(frame)
+            except trio.WouldBlock:
+                pass
+            except TransportClosed:
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                raise
+            else:
+                if rest is None:
+                    await trio.lowlevel.cancel_shielded_checkpoint()
+                else:
+                    await self.send_rest(rest)
+                return
         lock = self._send_lock
         try:
             lock.acquire_nowait()
@@ -281,14 +375,10 @@ class Transport:
             if self._send_error is not None:
                 await trio.lowlevel.checkpoint()
                 raise _copy(self._send_error)
-            try:
-                if frame.__class__ is str:
-                    data = self._conn.send(TextMessage(frame))
-                else:
-                    data = self._conn.send(BytesMessage(frame))  # type: ignore[arg-type]
-            except LocalProtocolError:
+            if self._conn.state is not _OPEN:
                 await trio.lowlevel.checkpoint()
-                raise self._refused() from None
+                raise self._refused()
+            data = frame_message(frame)
             sock = self._socket
             if sock is None:
                 await self._write(data)
@@ -582,6 +672,33 @@ class Transport:
         to the garbage collector.
         """
         await self._close_stream()
+
+
+def frame_message(frame: str | bytes) -> bytes:
+    """One whole, masked client frame: a ``str`` as text, ``bytes`` as binary.
+
+    What wsproto builds for a message (RFC 6455 §5.2, no extension), done in
+    one ``struct.pack`` and one big-integer XOR instead of wsproto's
+    per-frame objects: 2.0 µs against 5.1 for a 640-byte audio frame
+    (``benchmarks/micro_send.py``). A fresh 4-byte mask from ``os.urandom``
+    for every frame, as the RFC requires of a client.
+    """
+    if isinstance(frame, str):
+        payload, opcode = frame.encode(), 0x81
+    else:
+        payload, opcode = frame, 0x82
+    n = len(payload)
+    key = os.urandom(4)
+    if n < 126:
+        head = struct.pack("!BB4s", opcode, 0x80 | n, key)
+    elif n < 65536:
+        head = struct.pack("!BBH4s", opcode, 0xFE, n, key)
+    else:
+        head = struct.pack("!BBQ4s", opcode, 0xFF, n, key)
+    if not n:
+        return head
+    mask = int.from_bytes((key * (n // 4 + 1))[:n], "little")
+    return head + (int.from_bytes(payload, "little") ^ mask).to_bytes(n, "little")
 
 
 def _copy(closed: TransportClosed) -> TransportClosed:

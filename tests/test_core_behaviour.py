@@ -11,7 +11,7 @@ import trio
 import trio.testing
 from wsproto.utilities import LocalProtocolError
 
-from dgtrio import AudioChunk, DeepgramClient
+from dgtrio import AudioChunk, DeepgramClient, _session
 from dgtrio._transport import ReaderGuard
 from dgtrio.testing import DeepgramServer, Stall, speech
 
@@ -66,3 +66,49 @@ def test_audio_chunks_are_bytes_that_know_their_format() -> None:
     assert "linear16" in repr(chunk)
     table: dict[bytes, int] = {chunk: 1}
     assert table[b"\x01\x02\x03\x04"] == 1  # hashes like its bytes
+
+
+async def test_sends_that_do_not_wait_yield_once_per_budget(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
+    """Rule 9 of dgtrio/_session.py: a schedule point every few sends, not in each."""
+    budget = _session._SEND_BUDGET
+    sends = 10 * (budget + 1)
+    frame = bytes(64)  # small: loopback's buffers never fill, every send is on the fast path
+
+    class StepCounter(trio.abc.Instrument):
+        """Counts how often the sending task is scheduled (once after each yield)."""
+
+        def __init__(self, task: trio.lowlevel.Task) -> None:
+            self.task, self.steps = task, 0
+
+        def before_task_step(self, task: trio.lowlevel.Task) -> None:
+            self.steps += task is self.task
+
+    async with client.listen.v1.connect(**LINEAR16) as session:
+        counter = StepCounter(trio.lowlevel.current_task())
+        trio.lowlevel.add_instrument(counter)
+        try:
+            for _ in range(sends):
+                await session.send_media(frame)
+        finally:
+            trio.lowlevel.remove_instrument(counter)
+        assert session.statistics().frames_sent == sends
+        await server.last.wait_for_frames(sends)
+    assert counter.steps == sends // (budget + 1)
+
+
+async def test_a_cancelled_send_sends_nothing(
+    client: DeepgramClient, server: DeepgramServer
+) -> None:
+    async with client.listen.v1.connect(**LINEAR16) as session:
+        await session.send_media(b"\x01\x00" * 320)
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await session.send_media(b"\x02\x00" * 320)
+        assert scope.cancelled_caught
+        await session.send_media(b"\x03\x00" * 320)
+        assert session.statistics().frames_sent == 2
+        await server.last.wait_for_frames(2)
+    audio = [f for f in server.last.received if isinstance(f, bytes)]
+    assert audio == [b"\x01\x00" * 320, b"\x03\x00" * 320]

@@ -24,7 +24,10 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+from hypothesis import given
+from hypothesis import strategies as st
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -39,7 +42,7 @@ from wsproto.events import (
 )
 
 from dgtrio import ConnectError, HandshakeError
-from dgtrio._transport import Transport, TransportClosed, open_transport
+from dgtrio._transport import Transport, TransportClosed, frame_message, open_transport
 from dgtrio.testing import DeepgramServer
 from tests.conftest import API_KEY
 
@@ -612,6 +615,123 @@ async def test_senders_blocked_by_a_full_socket_keep_call_order(
         await transport.aclose()
     assert len(received) == 48
     assert received == calls
+
+
+# Payload sizes around the three header forms of RFC 6455 (7-bit, 16-bit, 64-bit length).
+_EDGES = st.sampled_from([0, 1, 3, 4, 5, 125, 126, 127, 65535, 65536, 65537, 100_003])
+
+
+@given(
+    st.one_of(
+        st.binary(max_size=300),
+        st.text(max_size=200),
+        _EDGES.map(lambda n: bytes(i % 251 for i in range(n))),
+        _EDGES.map(lambda n: "é" * (n // 2)),
+    )
+)
+def test_frame_message_builds_one_masked_frame_that_wsproto_reads_back(
+    message: str | bytes,
+) -> None:
+    server = Connection(ConnectionType.SERVER)
+    frame = frame_message(message)
+    assert frame[1] & 0x80  # masked, as a client must
+    server.receive_data(frame)
+    kind = TextMessage if isinstance(message, str) else BytesMessage
+    everything = list(server.events())
+    events = [e for e in everything if isinstance(e, kind)]
+    assert len(events) == len(everything)  # nothing else came
+    parts: list[Any] = [e.data for e in events]
+    assert ("".join(parts) if isinstance(message, str) else b"".join(parts)) == message
+    assert events[-1].message_finished
+
+
+def test_every_frame_gets_a_fresh_mask() -> None:
+    masks = {frame_message(b"same payload")[2:6] for _ in range(64)}
+    assert len(masks) > 60  # os.urandom: a repeat among 64 is a ~1e-6 event
+
+
+async def test_send_nowait_writes_a_whole_frame_without_a_checkpoint() -> None:
+    received: list[Any] = []
+
+    async def reader(peer: Peer) -> None:
+        messages, event = await peer.messages_until_close()
+        received.extend(messages)
+        if isinstance(event, CloseConnection):
+            await peer.send(event.response())
+
+    async with raw_server(reader) as url, connected(url) as transport:
+        with trio.testing.assert_no_checkpoints():
+            assert transport.send_nowait(b"\x01\x02") is None
+            assert transport.send_nowait('{"type":"KeepAlive"}') is None
+        await transport.aclose()
+    assert received == [b"\x01\x02", '{"type":"KeepAlive"}']
+
+
+async def test_send_nowait_hands_back_the_rest_when_the_socket_is_full(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    start_reading = trio.Event()
+    received: list[Any] = []
+
+    async def late_reader(peer: Peer) -> None:
+        await start_reading.wait()
+        messages, event = await peer.messages_until_close()
+        received.extend(messages)
+        assert isinstance(event, CloseConnection)
+        await peer.send(event.response())
+
+    frames = [bytes([n]) * 65536 for n in range(256)]
+    async with raw_server(late_reader) as url, connected(url) as transport:
+        count = 0
+        for frame in frames:  # until loopback's buffers are full
+            count += 1
+            rest = transport.send_nowait(frame)
+            if rest is not None:
+                break
+        else:  # pragma: no cover - 16 MiB unread would fill any loopback buffer
+            pytest.fail("the socket never filled")
+        assert 0 < len(rest) <= len(frame)
+        # The lock is held for the rest: nothing may jump in before it.
+        with pytest.raises(trio.WouldBlock):
+            transport.send_nowait(b"jumping the queue")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(transport.send, b"after the rest")
+            await trio.testing.wait_all_tasks_blocked()
+            start_reading.set()
+            await transport.send_rest(rest)
+        await transport.aclose()
+    assert received == [*frames[:count], b"after the rest"]
+
+
+async def test_send_nowait_is_not_for_tls_streams(tls_files: Path) -> None:
+    echoed: list[Any] = []
+
+    async def echo(peer: Peer) -> None:
+        echoed.append(await peer.next_message())
+        await close_politely(peer)
+
+    context = ssl.create_default_context(cadata=TEST_CERT)
+    async with raw_server(echo, tls=tls_files) as url, connected(url, ssl_context=context) as t:
+        with pytest.raises(trio.WouldBlock):
+            t.send_nowait(b"over TLS")  # nothing sent
+        await t.send(b"over TLS")
+        with trio.fail_after(5):
+            await t.aclose()
+    assert echoed == [b"over TLS"]
+
+
+async def test_send_nowait_after_the_peers_close_raises_its_close() -> None:
+    async def closes(peer: Peer) -> None:
+        await peer.send(CloseConnection(1011, "bye"))
+        await peer.next_event()
+
+    async with raw_server(closes) as url, connected(url) as transport:
+        with pytest.raises(TransportClosed) as info:
+            await transport.receive()
+        assert info.value.code == 1011
+        with pytest.raises(TransportClosed) as again:
+            transport.send_nowait(b"too late")
+        assert (again.value.code, again.value.reason) == (1011, "bye")
 
 
 async def test_text_and_binary_frames(server: DeepgramServer) -> None:
