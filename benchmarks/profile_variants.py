@@ -12,7 +12,8 @@ source trees to import dgtrio from, e.g. ``main=/tmp/main,transport=.``
 (default: the tree this interpreter imports, named ``this``); the server
 always runs from the tree this interpreter imports. ``--variants`` defaults
 to every variant of ``variants.py`` that applies to the mode (``gather-60ms``
-only changes the send path, so it is left out of ``push``); the variants
+only changes the send path, so ``push``, which only receives, runs
+``baseline``); the variants
 patch main's ``dgtrio/_transport.py`` and ``_session.py`` and may not apply to
 another tree. Prints the median and range of each row's client CPU and its
 ratio to the first row, run by run.
@@ -29,8 +30,8 @@ from _support import dgtrio_tree, print_machine, run_child, run_server, summary
 from variants import VARIANTS
 
 DEFAULT_VARIANTS = {
-    "streams": "baseline,own-framing,gather-60ms,yield-per-message,all",
-    "push": "baseline,own-framing,yield-per-message",
+    "streams": "baseline,gather-60ms",
+    "push": "baseline",
 }
 
 

@@ -5,61 +5,43 @@ never to the source tree: ``bench_streams.py --variant NAME`` and
 ``bench_push.py --variant NAME`` run the dgtrio client with it, and
 ``profile_variants.py`` compares them against an unpatched run on the same
 server. They are sketches that keep the semantics that matter for a
-measurement (frame order, a checkpoint per send) and skip what does not (a
-flush timer, some error paths); see README.rst for what each would take to
-do properly. They patch ``dgtrio/_transport.py`` as it is on main (dgtrio
-drives wsproto itself: ``Transport.send`` frames with wsproto and writes
-with one non-blocking socket send under a ``StrictFIFOLock``).
+measurement (frame order, the schedule points) and skip what does not (a
+flush timer, some error paths).
 
 ``baseline``
     dgtrio as it is.
 ``gather-60ms``
     Audio is gathered into messages of 60 ms (three 20 ms frames of 16 kHz
-    linear16) before it is sent; control messages flush it first. The
-    user-visible, latency-bounded option of perf-notes.md.
-``own-framing``
-    ``Transport.send`` builds binary frames itself (``struct`` header and one
-    big-integer XOR for the mask) instead of with wsproto; text frames and
-    everything else unchanged. (The ``transport`` branch does this for real.)
-``yield-per-message``
-    ``Transport.receive`` yields to the scheduler (a shielded checkpoint)
-    before it returns a message that an earlier read already parsed, so that
-    the application consumes each event right after it was decoded instead
-    of the reader decoding a whole 64 KiB read's worth (~35 Results) first.
-    Today only the read is a schedule point.
-``all``
-    ``gather-60ms``, ``own-framing`` and ``yield-per-message`` together.
+    linear16) before it is sent; control messages flush it first. What an
+    application that sends 60 ms chunks gets, or an opt-in gathering option
+    would give.
 
-The variants of the trio-websocket era (``no-send-scope``, ``fast-path``,
-``direct-socket``, ``fast-path+direct-socket``, ``ws-buffers``,
-``ws-buffers-16``, ``nowait-deliver``, ``receive-all``, ``all``) were
-merged into ``dgtrio/_session.py`` and ``dgtrio/_transport.py`` and are gone:
-they patched trio-websocket, which the client no longer uses, and as
-aliases of ``baseline`` they only measured the baseline under other names.
+Variants that were measured and then merged (``own-framing`` and
+``yield-per-message``, 2026-11-24; ``no-send-scope``, ``fast-path``,
+``direct-socket``, ``ws-buffers``, ``nowait-deliver`` and ``receive-all`` of
+the trio-websocket era before them) are gone: as aliases of ``baseline`` they
+would only measure the baseline under other names. So is one measured and
+given up: ``yield-every-send`` measured the opposite of a send that yields
+only once in 16 sends; the two cost the same CPU at 100 streams (1.01x).
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import struct
 from typing import Any
 
 import trio
 
 from dgtrio import _session, _transport
 from dgtrio._errors import DeepgramError
-from dgtrio._transport import TransportClosed
 
 Session = _session.Session
 Transport = _transport.Transport
 
-VARIANTS = ("baseline", "gather-60ms", "own-framing", "yield-per-message", "all")
+VARIANTS = ("baseline", "gather-60ms")
 
 _original_send_media = Session.send_media
 _original_send_message = Session._send_message
-_original_transport_send = Transport.send
-_original_transport_receive = Transport.receive
 
 
 # --- gathering --------------------------------------------------------------------
@@ -100,60 +82,6 @@ async def _send_message_flushing(self: Any, message: Any) -> None:
     await _original_send_message(self, message)
 
 
-# --- own framing ------------------------------------------------------------------
-
-
-def _frame_binary(data: bytes) -> bytes:
-    """A masked binary frame, masked with one big-integer XOR (a sketch, not wsproto)."""
-    n = len(data)
-    if n < 126:
-        head = struct.pack("!BB", 0x82, 0x80 | n)
-    elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x82, 0xFE, n)
-    else:
-        head = struct.pack("!BBQ", 0x82, 0xFF, n)
-    key = os.urandom(4)
-    mask = int.from_bytes((key * (n // 4 + 1))[:n], "little")
-    return head + key + (int.from_bytes(data, "little") ^ mask).to_bytes(n, "little")
-
-
-async def _transport_send_own_framing(self: Any, frame: str | bytes) -> None:
-    sock = self._socket
-    if frame.__class__ is not bytes or sock is None:
-        await _original_transport_send(self, frame)
-        return
-    lock = self._send_lock
-    try:
-        lock.acquire_nowait()
-    except trio.WouldBlock:
-        await lock.acquire()
-    try:
-        if self._send_error is not None:
-            await trio.lowlevel.checkpoint()
-            raise TransportClosed(self._send_error.code, self._send_error.reason)
-        if self._conn.state is not _transport._OPEN:  # what wsproto would refuse
-            await trio.lowlevel.checkpoint()
-            raise self._refused()
-        data = _frame_binary(frame)
-        try:
-            sent = await sock.send(data)
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
-            raise self._broken() from None
-        if sent < len(data):
-            await self._write(memoryview(data)[sent:])
-    finally:
-        lock.release()
-
-
-# --- a schedule point per received message -----------------------------------------
-
-
-async def _transport_receive_yielding(self: Any) -> str | bytes:
-    if self._events:  # the next message comes from an earlier read: let the consumer run
-        await trio.lowlevel.cancel_shielded_checkpoint()
-    return await _original_transport_receive(self)  # type: ignore[no-any-return]
-
-
 # --- apply ------------------------------------------------------------------------
 
 
@@ -161,10 +89,6 @@ def apply(name: str) -> None:
     """Patch this process's dgtrio with variant ``name`` (see the module docstring)."""
     if name not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; known: {', '.join(VARIANTS)}")
-    if name in ("gather-60ms", "all"):
+    if name == "gather-60ms":
         Session.send_media = _send_media_gather  # type: ignore[method-assign]
         Session._send_message = _send_message_flushing  # type: ignore[method-assign]
-    if name in ("own-framing", "all"):
-        Transport.send = _transport_send_own_framing  # type: ignore[method-assign]
-    if name in ("yield-per-message", "all"):
-        Transport.receive = _transport_receive_yielding  # type: ignore[method-assign]

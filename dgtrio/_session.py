@@ -50,16 +50,14 @@ comments can cite them:
    yet, so nothing is replayed and no event announces it. A failure after
    the dial but before the session is handed over (no ``Connected`` or
    ``Welcome``) is raised by ``connect()``.
-9. **Every send is a cancellation point; not every send is a schedule
-   point.** A send that the transport writes at once, without waiting, does
-   not yield to the scheduler, except once in ``_SEND_BUDGET`` such sends.
-   Audio paced in real time yields between frames anyway, and a scheduling
-   round per 20 ms frame was a measured share of dgtrio's CPU with many
-   streams (``benchmarks/README.rst``); a loop that sends a file as fast as
-   it can still lets the reader and other tasks run every few frames (the
-   idea of tokio's cooperative budget). A send that waits, for a full socket
-   buffer or a queue, yields as it always did. A cancelled caller sends
-   nothing; a frame that went out is never reported as cancelled.
+9. **Every send is a checkpoint, and the frame's fate is clear.** A
+   cancelled caller sends nothing (a cancellation point before anything is
+   written); a frame that went out is never reported as cancelled (the
+   schedule point after the write is shielded, as in trio's own socket
+   sends). In between, the common case needs no cancel scope: the transport
+   writes the whole frame synchronously (``Transport.send_nowait``), and
+   only a frame that has to wait for the socket is written under a shielded
+   scope that the send watchdog can cut.
 """
 
 from __future__ import annotations
@@ -116,12 +114,6 @@ _DROP = object()
 _FLOW_GAP = 0.5
 _SENT = object()
 _STUCK = object()
-#: A send from the caller's task that did not have to wait yields to the
-#: scheduler once in this many sends (rule 9): often enough that a loop
-#: sending a file as fast as it can lets the reader run, rarely enough that
-#: paced audio, which yields between frames anyway, does not pay a scheduling
-#: round per frame.
-_SEND_BUDGET = 16
 
 
 class SessionState(enum.Enum):
@@ -243,7 +235,6 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._request_locks: defaultdict[str, trio.Lock] = defaultdict(trio.Lock)
         self._discard_events = False
         self._frames_sent = 0
-        self._unyielded = 0  # sends from callers' tasks since one last yielded (rule 9)
         self._audio_bytes_sent = 0
         self._messages_received = 0
         self._events_discarded = 0
@@ -726,12 +717,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         transport = self._transport
         outcome = await self._send_once(transport, frame)
         if outcome is _SENT:
-            if self._unyielded < _SEND_BUDGET:
-                self._unyielded += 1
-            else:
-                # Sent: if this is cancelled, the caller must not think otherwise.
-                await trio.lowlevel.cancel_shielded_checkpoint()
-                self._unyielded = 0
+            # Sent: if this is cancelled, the caller must not think otherwise (rule 9).
+            await trio.lowlevel.cancel_shielded_checkpoint()
             return
         if outcome is _STUCK:
             await self._declare_dead(transport)
@@ -751,8 +738,8 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
     async def _send_once(self, transport: Transport, frame: str | bytes) -> object:
         """One attempt: ``_SENT``, ``_STUCK``, or the TransportClosed.
 
-        Without a schedule point when the transport writes the whole frame at
-        once (rule 9; the caller decides when to yield). Otherwise shielded,
+        Without a checkpoint when the transport writes the whole frame at
+        once (rule 9; the caller yields after). Otherwise shielded,
         because a send cut in the middle would leave half a frame on the wire;
         the send watchdog (``send_timeout``) can still cut it off.
         """
@@ -770,7 +757,6 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 if self.tracks_sent_text and frame.__class__ is str:
                     self._text_sent(frame)
                 return _SENT
-        self._unyielded = 0
         with trio.CancelScope(shield=True) as scope:
             entry = (scope, trio.current_time())
             self._in_flight.append(entry)
