@@ -231,6 +231,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         self._last_keepalive = now
         self._last_ping = now
         self._prompt_close = False
+        self._close_deadline = math.inf  # when a close in progress gives up waiting
         self._pending: defaultdict[str, deque[_Pending]] = defaultdict(deque)
         self._request_locks: defaultdict[str, trio.Lock] = defaultdict(trio.Lock)
         self._discard_events = False
@@ -615,8 +616,11 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         if self._dead is not None:
             dead, self._dead = self._dead, None
             return dead
-        if self._prompt_close:
-            return None  # we were closing in a hurry; how the server answered does not matter
+        if self._prompt_close or trio.current_time() >= self._close_deadline:
+            # We were closing in a hurry, or the close ran out of time (its own
+            # hang-up, racing _close, may be what ended the connection): how
+            # the server answered does not matter.
+            return None
         if closed.code in self._protocol.normal_close_codes:
             return None
         return self._closed_error(closed.code, closed.reason)
@@ -1048,11 +1052,12 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         timeout = self._options.close_timeout
         if not graceful:
             # Prompt: send a close frame, wait briefly for the reply. Under an
-            # outer cancellation trio-websocket's reader is cancelled too and no
+            # outer cancellation the session's reader is cancelled too and no
             # reply can be read, so do not wait for one at all.
             cancelled = trio.current_effective_deadline() == -math.inf
             timeout = min(timeout, 0.05 if cancelled else 1.0)
-        with trio.move_on_after(timeout, shield=True) as scope:
+        self._close_deadline = trio.current_time() + timeout
+        with trio.move_on_at(self._close_deadline, shield=True) as scope:
             if self._state is SessionState.OPEN:
                 if graceful:
                     await self._begin_graceful_close()

@@ -693,6 +693,25 @@ async def test_leaving_sends_what_was_queued_and_closes_at_once(
     assert agent.state is SessionState.CLOSED
 
 
+@pytest.mark.parametrize("reading", [True, False], ids=["server-hangs", "server-stops-writing"])
+async def test_a_close_the_server_never_answers_ends_quietly_after_close_timeout(
+    client: DeepgramClient,
+    server: DeepgramServer,
+    autojump_clock: trio.testing.MockClock,
+    reading: bool,
+) -> None:
+    # Our close frame gets no answer: at close_timeout the session hangs up.
+    # That is not an error of the session (nothing was pending), as for the
+    # sockets that drain; it used to race the reader into a 1006.
+    server.inject(Stall(after=2, reading=reading, writing=True))
+    options: Any = {"close_timeout": 3.0}
+    async with client.agent.v1.connect(settings=SETTINGS, request_options=options) as agent:
+        await agent.keep_alive()
+        start = trio.current_time()
+    assert trio.current_time() - start == pytest.approx(3.0, abs=0.1)
+    assert agent.state is SessionState.CLOSED
+
+
 async def test_outer_cancellation_closes_promptly(
     client: DeepgramClient, server: DeepgramServer, autojump_clock: trio.testing.MockClock
 ) -> None:
