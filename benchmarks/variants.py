@@ -32,11 +32,10 @@ from typing import Any
 
 import trio
 
-from dgtrio import _session, _transport
+from dgtrio import _session
 from dgtrio._errors import DeepgramError
 
 Session = _session.Session
-Transport = _transport.Transport
 
 VARIANTS = ("baseline", "gather-60ms")
 

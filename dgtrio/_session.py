@@ -743,24 +743,31 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
         """One attempt: ``_SENT``, ``_STUCK``, or the TransportClosed.
 
         Without a checkpoint when the transport writes the whole frame at
-        once (rule 9; the caller yields after). Otherwise shielded,
-        because a send cut in the middle would leave half a frame on the wire;
-        the send watchdog (``send_timeout``) can still cut it off.
+        once (rule 9; the caller yields after); otherwise :meth:`_send_waiting`.
         """
-        rest: memoryview | None = None
         try:
             rest = transport.send_nowait(frame)
-        except trio.WouldBlock:
-            pass  # another send holds the lock, or the stream is TLS
+        except trio.WouldBlock:  # another send holds the lock, or the stream is TLS
+            outcome = await self._send_waiting(transport, frame, None)
         except TransportClosed as closed:
             self._transport_ok = False
             return closed
         else:
-            if rest is None:
-                self._frames_sent += 1
-                if self.tracks_sent_text and frame.__class__ is str:
-                    self._text_sent(frame)
-                return _SENT
+            outcome = _SENT if rest is None else await self._send_waiting(transport, frame, rest)
+        if outcome is _SENT:
+            self._frames_sent += 1
+            if self.tracks_sent_text and frame.__class__ is str:
+                self._text_sent(frame)
+        return outcome
+
+    async def _send_waiting(
+        self, transport: Transport, frame: str | bytes, rest: memoryview | None
+    ) -> object:
+        """Send ``frame`` (or the ``rest`` of it ``send_nowait`` began) when it has to wait.
+
+        Shielded, because a send cut in the middle would leave half a frame on
+        the wire; the send watchdog (``send_timeout``) can still cut it off.
+        """
         with trio.CancelScope(shield=True) as scope:
             entry = (scope, trio.current_time())
             self._in_flight.append(entry)
@@ -774,12 +781,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
                 return closed
             finally:
                 self._in_flight.remove(entry)
-        if scope.cancelled_caught:
-            return _STUCK
-        self._frames_sent += 1
-        if self.tracks_sent_text and frame.__class__ is str:
-            self._text_sent(frame)
-        return _SENT
+        return _STUCK if scope.cancelled_caught else _SENT
 
     async def _declare_dead(self, transport: Transport) -> None:
         """A send was stuck past ``send_timeout``: the peer stopped reading."""
@@ -1072,8 +1074,7 @@ class Session(CallbackMixin, trio.abc.ReceiveChannel[EventT], Generic[EventT]):
             await self._transport.aclose(1000, None)
         if scope.cancelled_caught:
             # The server did not finish in time. That is not the caller's error:
-            # from here on, how the connection ends is ignored.
-            self._prompt_close = True
+            # from here on (_close_deadline), how the connection ends is ignored.
             logger.debug("%r: close did not finish within %g s", self, timeout)
         with trio.CancelScope(shield=True):
             await self._transport.aclose_stream()
